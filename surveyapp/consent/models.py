@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from surveyapp.db import UTCDateTime, db, utcnow
+from surveyapp.instruments.models import InstrumentVersion
+
+
+class ConsentMethod(enum.StrEnum):
+    ONLINE = "online"
+    VERBAL = "verbal_recorded_by_researcher"
+
+
+METHOD_TITLES = {
+    ConsentMethod.ONLINE: _l("Online"),
+    ConsentMethod.VERBAL: _l("Verbal, recorded by researcher"),
+}
+
+
+class ConsentRecord(db.Model):
+    """One act of consenting (or declining) to one exact consent-form version."""
+
+    __tablename__ = "consent_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participant.id"), index=True)
+    consent_form_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    language: Mapped[str] = mapped_column(sa.String(5))
+    method: Mapped[str] = mapped_column(sa.String(40))
+    given: Mapped[bool]
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    consent_form: Mapped[InstrumentVersion] = relationship()
+    items: Mapped[list[ConsentItemAnswer]] = relationship(
+        back_populates="record", order_by="ConsentItemAnswer.position", cascade="all, delete-orphan"
+    )
+
+
+class ConsentItemAnswer(db.Model):
+    __tablename__ = "consent_item_answer"
+    __table_args__ = (sa.UniqueConstraint("record_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(sa.ForeignKey("consent_record.id"))
+    position: Mapped[int]
+    item_id: Mapped[str] = mapped_column(sa.String(100))
+    required: Mapped[bool]
+    agreed: Mapped[bool]
+
+    record: Mapped[ConsentRecord] = relationship(back_populates="items")

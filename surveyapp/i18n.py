@@ -1,0 +1,88 @@
+"""Everything about locales in one place: selection, persistence, the switch, validation.
+
+Precedence: a choice made in this request > the participant's stored language >
+the session > the browser's Accept-Language > the configured default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel import Locale
+from babel.messages.mofile import read_mo
+from flask import Flask, current_app, g, request, session
+from flask_babel import get_locale, refresh
+
+LOCALES = ("cy", "en")
+ENDONYMS = {"cy": "Cymraeg", "en": "English"}
+SESSION_KEY = "locale"
+
+
+class CatalogueError(RuntimeError):
+    """The compiled Welsh catalogue is missing or unusable."""
+
+
+def select_locale() -> str:
+    choice = g.get("locale_choice")
+    if choice in LOCALES:
+        return choice
+    participant = g.get("participant")
+    if participant is not None and participant.language in LOCALES:
+        return participant.language
+    if session.get(SESSION_KEY) in LOCALES:
+        return session[SESSION_KEY]
+    best = request.accept_languages.best_match(LOCALES) if request else None
+    return best or current_app.config["DEFAULT_LOCALE"]
+
+
+def current_locale() -> str:
+    return str(get_locale() or current_app.config["DEFAULT_LOCALE"])
+
+
+def other_locale(locale: str | None = None) -> str:
+    return "en" if (locale or current_locale()) == "cy" else "cy"
+
+
+def choose_locale(locale: str) -> None:
+    """Make ``locale`` the language for this request, the session and the participant."""
+    if locale not in LOCALES:
+        raise ValueError(locale)
+    g.locale_choice = locale
+    session[SESSION_KEY] = locale
+    participant = g.get("participant")
+    if participant is not None:
+        participant.language = locale
+    refresh()
+
+
+def switch_requested() -> str | None:
+    """The locale asked for by a form's language-switch button, if any."""
+    value = request.form.get("_switch_lang") if request.method == "POST" else None
+    return value if value in LOCALES else None
+
+
+def tr(text: dict | None, locale: str | None = None) -> str:
+    """Pick an instrument text object's string in the current language."""
+    if not text:
+        return ""
+    return text.get(locale or current_locale()) or ""
+
+
+def validate_catalogues(app: Flask) -> None:
+    """Fail at start-up, not in front of a participant, if the Welsh catalogue is unusable."""
+    base = Path(app.config["TRANSLATIONS_DIR"])
+    for locale in LOCALES:
+        if locale == app.config.get("SOURCE_LOCALE", "en"):
+            continue
+        mo = base / locale / "LC_MESSAGES" / "messages.mo"
+        if not mo.is_file():
+            raise CatalogueError(
+                f"{mo.name} for '{locale}' is missing; run 'surveyapp translations compile'."
+            )
+        with mo.open("rb") as fh:
+            catalog = read_mo(fh)
+        expected = len(Locale.parse(locale).plural_form.tags) + 1  # + "other"
+        if catalog.num_plurals != expected:
+            raise CatalogueError(
+                f"the '{locale}' catalogue has {catalog.num_plurals} plural forms; CLDR has {expected}."
+            )

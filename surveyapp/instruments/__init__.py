@@ -1,0 +1,1 @@
+"""Instruments: versioned, bilingual information sheets, consent forms and surveys."""

@@ -1,0 +1,80 @@
+"""Storing instrument versions and studies. A used version can never change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from surveyapp.consent.models import ConsentRecord
+from surveyapp.db import db
+from surveyapp.errors import InstrumentChanged
+from surveyapp.instruments.loader import Catalogue, InstrumentError
+from surveyapp.instruments.models import InstrumentVersion
+from surveyapp.responses.models import Response
+from surveyapp.studies.models import Study
+
+
+@dataclass
+class LoadReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    studies: list[str] = field(default_factory=list)
+
+
+def find_version(key: str, version: int) -> InstrumentVersion | None:
+    return db.session.scalar(
+        sa.select(InstrumentVersion).where(InstrumentVersion.key == key, InstrumentVersion.version == version)
+    )
+
+
+def is_used(version: InstrumentVersion) -> bool:
+    """Whether anything has been recorded against this exact version."""
+    consent = sa.select(ConsentRecord.id).where(ConsentRecord.consent_form_id == version.id).limit(1)
+    response = sa.select(Response.id).where(Response.survey_id == version.id).limit(1)
+    return db.session.scalar(consent) is not None or db.session.scalar(response) is not None
+
+
+def load_catalogue(catalogue: Catalogue) -> LoadReport:
+    """Store every instrument version and study; all or nothing (the caller commits)."""
+    errors = [p for p in catalogue.problems if p.severity == "error"]
+    if errors:
+        raise InstrumentError(errors)
+    report = LoadReport()
+    for item in catalogue.instruments:
+        label = f"{item.key} v{item.version}"
+        stored = find_version(item.key, item.version)
+        if stored is None:
+            db.session.add(InstrumentVersion(kind=item.kind, key=item.key, version=item.version,
+                                             content_hash=item.content_hash, content=item.content))
+            report.added.append(label)
+        elif stored.content_hash == item.content_hash:
+            report.unchanged.append(label)
+        elif is_used(stored):
+            raise InstrumentChanged(
+                f"{item.path}: {label} has already been used by participants and cannot be edited. "
+                f"Copy it to a new version file (for example {item.version + 1}.yaml, with "
+                f"'version: {item.version + 1}') and point the study at the new version."
+            )
+        else:
+            stored.kind, stored.content, stored.content_hash = item.kind, item.content, item.content_hash
+            report.updated.append(label)
+    db.session.flush()
+    for item in catalogue.studies:
+        data = item.content
+        versions = {kind: find_version(**data[kind])
+                    for kind in ("information_sheet", "consent_form", "survey")}
+        study = db.session.scalar(sa.select(Study).where(Study.slug == data["slug"]))
+        if study is None:
+            study = Study(slug=data["slug"])
+            db.session.add(study)
+        study.title = data["title"]
+        study.ethics_reference = data.get("ethics_reference")
+        study.open_link = data["open_link"]
+        study.information_sheet = versions["information_sheet"]
+        study.consent_form = versions["consent_form"]
+        study.survey = versions["survey"]
+        report.studies.append(data["slug"])
+    db.session.flush()
+    return report

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from surveyapp.db import UTCDateTime, db, utcnow
+from surveyapp.studies.models import Study
+
+
+class ParticipantStatus(enum.StrEnum):
+    STARTED = "started"
+    CONSENTED = "consented"
+    REFUSED = "refused"
+    SUBMITTED = "submitted"
+
+
+STATUS_TITLES = {
+    ParticipantStatus.STARTED: _l("Started"),
+    ParticipantStatus.CONSENTED: _l("Consented"),
+    ParticipantStatus.REFUSED: _l("Did not consent"),
+    ParticipantStatus.SUBMITTED: _l("Submitted"),
+}
+
+
+class Participant(db.Model):
+    """Someone taking part; reached only through a secret link whose hash is stored."""
+
+    __tablename__ = "participant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    source: Mapped[str] = mapped_column(sa.String(16))  # "open" or "invited"
+    language: Mapped[str | None] = mapped_column(sa.String(5))
+    status: Mapped[str] = mapped_column(sa.String(16), default=ParticipantStatus.STARTED.value)
+    current_section: Mapped[int] = mapped_column(default=0)
+    reference: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    study: Mapped[Study] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Participant {self.id} {self.status}>"

@@ -1,0 +1,1 @@
+"""Studies: which instrument versions a fieldwork study serves."""

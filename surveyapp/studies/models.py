@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from surveyapp.db import db
+from surveyapp.instruments.models import InstrumentVersion
+
+
+class Study(db.Model):
+    __tablename__ = "study"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    title: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    ethics_reference: Mapped[str | None] = mapped_column(sa.String(100))
+    open_link: Mapped[bool] = mapped_column(default=False)
+    information_sheet_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
+    consent_form_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
+
+    information_sheet: Mapped[InstrumentVersion] = relationship(foreign_keys=[information_sheet_id])
+    consent_form: Mapped[InstrumentVersion] = relationship(foreign_keys=[consent_form_id])
+    survey: Mapped[InstrumentVersion] = relationship(foreign_keys=[survey_id])
+
+    def __repr__(self) -> str:
+        return f"<Study {self.slug}>"

@@ -1,0 +1,142 @@
+"""App-wide request handling: language links, CSRF policy, template helpers, errors, headers."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Flask, abort, current_app, g, redirect, render_template, request
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from surveyapp import i18n
+from surveyapp.extensions import csrf, db
+from surveyapp.instruments.model import Question, paragraphs
+
+ERROR_TITLES = {
+    400: _l("Something was wrong with that request"),
+    403: _l("You cannot open this page"),
+    404: _l("Page not found"),
+    405: _l("That action is not allowed here"),
+    413: _l("That was too much to send at once"),
+    500: _l("Sorry, something went wrong on our side"),
+}
+ERROR_HELP = {
+    400: _l("Please go back and try again."),
+    403: _l("If you were sent a link, check that you used the whole link."),
+    404: _l("Check the address, or use the link you were sent."),
+    405: _l("Please go back and try again."),
+    413: _l("Your last saved answers are kept. Please go back, shorten the text and save again."),
+    500: _l("Your saved answers are safe. Please try again in a few minutes."),
+}
+
+
+def validates_own_csrf(view):
+    """Mark a view whose FlaskForm validates CSRF itself, so a bad token re-shows
+    the posted data instead of a bare 400 page."""
+    view.validates_own_csrf = True
+    return view
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.before_request(_language_link)
+    app.before_request(_csrf_policy)
+    app.after_request(_security_headers)
+    app.context_processor(_template_helpers)
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.filters["tr"] = i18n.tr
+    app.jinja_env.filters["paragraphs"] = paragraphs
+    app.jinja_env.globals["answer_text"] = answer_text
+    app.jinja_env.filters["datetime"] = lambda value, fmt="d MMMM y, HH:mm": format_datetime(value, fmt)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+
+
+def _language_link():
+    """``?lang=cy`` on any GET: remember the choice and show the same page without the parameter."""
+    lang = request.args.get("lang")
+    if lang is None or request.method != "GET":
+        return None
+    if lang not in i18n.LOCALES:
+        abort(404)
+    i18n.choose_locale(lang)
+    if g.get("participant") is not None:
+        db.session.commit()
+    args = {k: v for k, v in request.args.items(multi=True) if k != "lang"}
+    return redirect(request.path + (("?" + urlencode(args)) if args else ""))
+
+
+def _csrf_policy():
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if view is not None and getattr(view, "validates_own_csrf", False):
+        return
+    csrf.protect()
+
+
+def answer_text(question: Question, value) -> str:
+    """An answer as the participant would say it, in the current language."""
+    if value is None or value == "":
+        return _("Not answered")
+    if question.type == "single_choice":
+        option = question.option(value)
+        return i18n.tr(option.label) if option else value
+    if question.type == "multiple_choice":
+        labels = [i18n.tr(o.label) if (o := question.option(c)) else c for c in value.get("choices", [])]
+        if value.get("other"):
+            labels.append(_("Other: %(text)s", text=value["other"]))
+        return "; ".join(labels)
+    return str(value)
+
+
+def _switch_url(locale: str) -> str:
+    args = {k: v for k, v in request.args.items(multi=True) if k != "lang"}
+    args["lang"] = locale
+    return request.path + "?" + urlencode(args)
+
+
+def _template_helpers():
+    locale = i18n.current_locale()
+    other = i18n.other_locale(locale)
+    return {
+        "current_locale": locale,
+        "other_locale": other,
+        "endonyms": i18n.ENDONYMS,
+        "language_switch_url": _switch_url(other) if request else None,
+    }
+
+
+def _security_headers(response):
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith("/p/"):
+        # Personal pages hold answers: never cache them anywhere.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _http_error(exc: HTTPException):
+    code = exc.code or 500
+    return (
+        render_template("error.html", code=code,
+                        title=ERROR_TITLES.get(code, ERROR_TITLES[500]),
+                        help=ERROR_HELP.get(code, ERROR_HELP[500])),
+        code,
+    )
+
+
+def _csrf_error(exc: CSRFError):
+    from surveyapp.forms import CSRF_EXPIRED
+
+    return render_template("error.html", code=400, title=ERROR_TITLES[400], help=CSRF_EXPIRED), 400

@@ -1,0 +1,161 @@
+"""Fixtures built on the app factory. The schema is created only by the migrations.
+
+Set SURVEYAPP_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run
+the same suite on PostgreSQL; the default is a fresh SQLite file per test session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from surveyapp import create_app
+from surveyapp.config import INSTRUMENTS_DIR
+from surveyapp.db import db
+from surveyapp.instruments.model import ConsentForm, Survey
+
+BASE_CONFIG = {"ENV": "testing", "SECRET_KEY": "test-secret", "SERVER_NAME": "survey.test"}
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("SURVEYAPP_TEST_DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+    else:
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+    from flask_migrate import upgrade
+
+    app = create_app({**BASE_CONFIG, "DATABASE_URL": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Build apps on the migrated database; rows are removed after each test."""
+    apps = []
+
+    def factory(**overrides):
+        app = create_app({**BASE_CONFIG, "DATABASE_URL": database_url, **overrides})
+        apps.append(app)
+        return app
+
+    yield factory
+    if apps:
+        with apps[0].app_context():
+            db.session.remove()
+            with db.engine.begin() as conn:
+                for table in reversed(db.metadata.sorted_tables):
+                    conn.execute(table.delete())
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    """An app with no context pushed: each request gets its own session, as in production.
+    Tests open ``with app.app_context():`` to look in the database."""
+    return make_app()
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    id: int
+    slug: str
+    consent_form: ConsentForm
+    survey: Survey
+
+
+@pytest.fixture
+def study(app) -> StudyInfo:
+    """The shipped Phase 1 study, loaded from instruments/ as the demo does."""
+    from surveyapp.instruments.loader import read_catalogue
+    from surveyapp.instruments.services import load_catalogue
+    from surveyapp.studies.models import Study
+
+    with app.app_context():
+        load_catalogue(read_catalogue(INSTRUMENTS_DIR))
+        db.session.commit()
+        row = db.session.scalar(sa.select(Study).where(Study.slug == "front-door-phase1"))
+        return StudyInfo(row.id, row.slug, row.consent_form.as_consent_form(), row.survey.as_survey())
+
+
+class Browser:
+    """A test client that behaves like a person with a browser: it reads the CSRF token
+    from the page it is on and sends it back with the form."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+        self.page = ""
+
+    def get(self, url, **kw):
+        response = self.client.get(url, **kw)
+        if response.status_code == 200:
+            self.page = response.get_data(as_text=True)
+        return response
+
+    def csrf(self) -> str:
+        match = CSRF_RE.search(self.page)
+        assert match, "no CSRF token on the current page"
+        return match.group(1)
+
+    def post(self, url, data=None, *, fetch=True, **kw):
+        """POST as a form on ``url``; GET it first so the CSRF token is fresh."""
+        if fetch:
+            self.get(url)
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf())
+        response = self.client.post(url, data=data, **kw)
+        self.page = response.get_data(as_text=True)
+        return response
+
+    def start(self, study, language="en") -> str:
+        """Open the study's link, choose a language; return the personal token."""
+        response = self.post(f"/s/{study.slug}", {"language": language})
+        assert response.status_code == 302, response.status_code
+        return response.location.split("/")[2]
+
+    def consent(self, token, study, *, required=True, optional=True):
+        items = study.consent_form.items
+        data = {f"item_{i.id}": "y" for i in items if (i.required and required) or (not i.required and optional)}
+        return self.post(f"/p/{token}/consent", data)
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app)
+
+
+@pytest.fixture
+def new_browser(app):
+    """Another, empty browser (no cookies): a new device."""
+    return lambda: Browser(app)
+
+
+@pytest.fixture
+def instruments_copy(tmp_path) -> Path:
+    import shutil
+
+    target = tmp_path / "instruments"
+    shutil.copytree(INSTRUMENTS_DIR, target)
+    return target
