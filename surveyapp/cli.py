@@ -141,4 +141,6 @@ def demo(host: str, port: int, no_serve: bool):
     for slug in slugs:
         click.echo(f"Open survey: http://{host}:{port}/s/{slug}")
     if not no_serve:
-        app.run(host=host, port=port, debug=False, use_reloader=False)
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True, use_reloader=False)
