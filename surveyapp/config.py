@@ -26,8 +26,11 @@ def _defaults(instance_path: str) -> dict:
         "TRANSLATIONS_DIR": str(TRANSLATIONS_DIR),
         "DEFAULT_LOCALE": "en",
         "TIMEZONE": "Europe/London",
-        # Long Welsh answers must fit (issue: a 90,000-character answer saves).
-        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # A deliberate limit that long answers fit under: a 90,000-character answer of
+        # emoji is about 1.1 MB once form-encoded (12 bytes a character), so a page with
+        # several such answers still saves. Werkzeug's separate 500 kB default for form
+        # fields (MAX_FORM_MEMORY_SIZE) would refuse a single one, so it is raised to match.
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
     }
@@ -57,6 +60,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         cfg.get("SESSION_COOKIE_SECURE", env not in ("development", "testing"))
     )
     cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_CONTENT_LENGTH"])
+    cfg["MAX_FORM_MEMORY_SIZE"] = cfg["MAX_CONTENT_LENGTH"]
     cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     cfg["BABEL_TRANSLATION_DIRECTORIES"] = cfg["TRANSLATIONS_DIR"]

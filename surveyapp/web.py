@@ -128,10 +128,12 @@ def _security_headers(response):
 
 def _http_error(exc: HTTPException):
     code = exc.code or 500
+    # After a refused save, offer the way back to the page, which shows the last saved text.
+    back_url = request.path if code == 413 and g.get("participant") is not None else None
     return (
         render_template("error.html", code=code,
                         title=ERROR_TITLES.get(code, ERROR_TITLES[500]),
-                        help=ERROR_HELP.get(code, ERROR_HELP[500])),
+                        help=ERROR_HELP.get(code, ERROR_HELP[500]), back_url=back_url),
         code,
     )
 

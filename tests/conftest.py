@@ -21,6 +21,7 @@ from surveyapp.instruments.model import ConsentForm, Survey
 
 BASE_CONFIG = {"ENV": "testing", "SECRET_KEY": "test-secret", "SERVER_NAME": "survey.test"}
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+HIDDEN_RE = re.compile(r'<input type="hidden" name="(_rev_\w+)" value="(\d+)">')
 
 
 def _reset_postgres(url: str) -> None:
@@ -123,7 +124,7 @@ class Browser:
         """POST as a form on ``url``; GET it first so the CSRF token is fresh."""
         if fetch:
             self.get(url)
-        data = dict(data or {})
+        data = {**dict(HIDDEN_RE.findall(self.page)), **dict(data or {})}  # as a browser would
         data.setdefault("csrf_token", self.csrf())
         response = self.client.post(url, data=data, **kw)
         self.page = response.get_data(as_text=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from flask_babel import ngettext
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime, ngettext
+from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 
 from surveyapp import i18n
 from surveyapp.consent import services as consent_services
@@ -20,7 +22,7 @@ from surveyapp.participant.forms import (
 )
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.responses import services as responses
-from surveyapp.web import validates_own_csrf
+from surveyapp.web import answer_text, validates_own_csrf
 
 bp = Blueprint("participant", __name__, template_folder="templates")
 
@@ -152,46 +154,83 @@ def _section_or_404(survey, number: int):
     return survey.sections[number - 1]
 
 
-@bp.route("/p/<token>/section/<int:number>", methods=["GET", "POST"])
-@validates_own_csrf
-def section(token: str, number: int):
+def _survey_page(token: str, number: int):
+    """The participant, survey and section for a survey page, or a redirect away from it."""
     participant = _participant()
     try:
         consent_services.require_consent(participant)
     except ConsentRequired:
-        return redirect(_next_step_url(participant))
+        return None, redirect(_next_step_url(participant))
     if participant.status == ParticipantStatus.SUBMITTED:
-        return redirect(url_for("participant.done", token=token))
+        return None, redirect(url_for("participant.done", token=token))
     survey = participant.study.survey.as_survey()
-    current = _section_or_404(survey, number)
-    answers = responses.saved_answers(participant)
-    form_class = section_form_class(current)
+    return (participant, survey, _section_or_404(survey, number)), None
+
+
+def _posted_revisions(current) -> dict[str, int]:
+    """The revision each answer had when this page was shown (``_rev_<key>`` fields)."""
+    revisions = {}
+    for question in current.questions:
+        raw = request.form.get(f"_rev_{question.key}", "")
+        if raw.isdigit():
+            revisions[question.key] = int(raw)
+    return revisions
+
+
+@bp.route("/p/<token>/section/<int:number>", methods=["GET", "POST"])
+@validates_own_csrf
+def section(token: str, number: int):
+    page, away = _survey_page(token, number)
+    if away:
+        return away
+    participant, survey, current = page
+    state = responses.saved_state(participant)
+    answers = {k: a.value for k, a in state.items() if a.value is not None}
+    revisions = {k: a.revision for k, a in state.items()}
 
     if request.method == "GET":
         participant.current_section = number - 1
         db.session.commit()
-        form = form_class(data=form_data_for(current, answers))
-        return _render_section(survey, current, number, form, answers)
+        form = section_form_class(current)(data=form_data_for(current, answers))
+        return _render_section(survey, current, number, form, answers, revisions)
 
-    form = form_class()
-    switch = i18n.switch_requested()
+    form = section_form_class(current)()
     valid = form.validate()
     if form.csrf_failed:
         # Never discard what was posted: show it again with a fresh token.
-        return _render_section(survey, current, number, form, answers, csrf_expired=True), 400
+        return _render_section(survey, current, number, form, answers, _posted_revisions(current),
+                               csrf_expired=True), 400
+
+    values = values_from(form, current, only_valid=True)
+    base = _posted_revisions(current)
+    keep_key, _, keep = request.form.get("_keep", "").partition(":")
+    if keep_key in values and keep == "theirs":
+        del values[keep_key]
+    elif keep_key in values and keep == "mine":
+        base[keep_key] = revisions.get(keep_key, 0)
     try:
-        responses.save_answers(participant, values_from(form, current, only_valid=True))
+        result = responses.save_answers(participant, values, base)
     except AlreadySubmitted:
         return redirect(url_for("participant.done", token=token))
+    revisions.update(result.revisions)
+    revisions.update({k: c.revision for k, c in result.conflicts.items()})
+    switch = i18n.switch_requested()
     if switch:
         i18n.choose_locale(switch)
-        db.session.commit()
-        form = section_form_class(current)()  # labels in the new language, typed text kept
+    db.session.commit()
+
+    if switch or keep_key or result.conflicts or not valid:
+        answers = responses.saved_answers(participant)
+        form = section_form_class(current)()  # labels in the (new) language, typed text kept
         form.validate()
-        return _render_section(survey, current, number, form, responses.saved_answers(participant))
-    if not valid:
-        db.session.commit()
-        return _render_section(survey, current, number, form, answers), 400
+        if keep == "theirs":
+            form[keep_key].data = form_data_for(current, answers)[keep_key]
+            form[keep_key].raw_data = None
+        status = 200 if (switch or keep_key) and valid else 400
+        if result.conflicts:
+            status = 409
+        return _render_section(survey, current, number, form, answers, revisions,
+                               conflicts=result.conflicts), status
 
     action = request.form.get("action", "next")
     if action == "previous" and number > 1:
@@ -209,11 +248,55 @@ def section(token: str, number: int):
     return redirect(url_for("participant.section", token=token, number=target))
 
 
-def _render_section(survey, current, number, form, answers, csrf_expired=False):
+@bp.post("/p/<token>/section/<int:number>/autosave")
+@validates_own_csrf
+def autosave(token: str, number: int):
+    """Save one answer while it is typed. Answers JSON; the page's script shows the status."""
+    page, away = _survey_page(token, number)
+    if away:
+        return jsonify(status="closed", message=_("This page can no longer be changed.")), 409
+    participant, survey, current = page
+    form = section_form_class(current)()
+    key = request.form.get("_question", "")
+    if key not in {q.key for q in current.questions}:
+        abort(400)
+    form.validate()
+    if form.csrf_failed:
+        # The session or key changed: hand out a fresh token so the script can retry.
+        return jsonify(status="csrf", csrf_token=generate_csrf(),
+                       message=_("Not saved, retrying")), 400
+    if form[key].errors:
+        return jsonify(status="invalid", message=form[key].errors[0]), 400
+    value = values_from(form, current, only_valid=False)[key]
+    base = _posted_revisions(current).get(key)
+    if request.form.get("_keep") == "mine":
+        state = responses.saved_state(participant).get(key)
+        base = state.revision if state else 0
+    try:
+        result = responses.save_answers(participant, {key: value}, {key: base} if base is not None else None)
+    except AlreadySubmitted:
+        return jsonify(status="closed", message=_("This page can no longer be changed.")), 409
+    db.session.commit()
+    if key in result.conflicts:
+        conflict = result.conflicts[key]
+        question = survey.questions[key]
+        return jsonify(status="conflict", revision=conflict.revision,
+                       theirs=answer_text(question, conflict.value),
+                       theirs_data=form_data_for(current, {key: conflict.value}),
+                       message=_("Not saved: this answer was changed in another window.")), 409
+    when = format_datetime(result.saved_at, "HH:mm")
+    return jsonify(status="saved", revision=result.revisions.get(key, 0),
+                   message=_("Saved %(time)s", time=when))
+
+
+def _render_section(survey, current, number, form, answers, revisions, *, csrf_expired=False,
+                    conflicts=None):
     visible = [q for q in current.questions if q.is_shown(answers)]
     return render_template(
         "participant/section.html", survey=survey, section=current, number=number,
         total=len(survey.sections), form=form, questions=visible, csrf_expired=csrf_expired,
+        revisions=revisions, conflicts=conflicts or {},
+        autosave_url=url_for("participant.autosave", token=g.token, number=number),
     )
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from surveyapp.consent.services import require_consent
 from surveyapp.db import db, utcnow
@@ -19,9 +22,10 @@ REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
 def normalise(value: Any) -> Any:
-    """NFC-normalise text so that ŵ typed two ways is stored one way."""
+    """NFC-normalise text so that ŵ typed two ways is stored one way; LF line ends."""
     if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
+        # Browsers send textarea line ends as CRLF; store what was typed, with LF.
+        return unicodedata.normalize("NFC", value.replace("\r\n", "\n"))
     if isinstance(value, dict):
         return {k: normalise(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -36,49 +40,113 @@ def find_response(participant: Participant) -> Response | None:
     )
 
 
-def saved_answers(participant: Participant) -> dict[str, Any]:
+def saved_state(participant: Participant) -> dict[str, Answer]:
+    """Every stored answer row, cleared ones included (they keep their revision)."""
     response = find_response(participant)
-    if response is None:
-        return {}
-    return {a.question_key: a.value for a in response.answers}
+    return {} if response is None else {a.question_key: a for a in response.answers}
 
 
-def save_answers(participant: Participant, values: dict[str, Any]) -> Response:
-    """Store answers (``None`` clears one). Refused without consent or after submission."""
-    consent = require_consent(participant)
+def saved_answers(participant: Participant) -> dict[str, Any]:
+    return {key: a.value for key, a in saved_state(participant).items() if a.value is not None}
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A save based on an older revision than the stored one, with different text."""
+
+    key: str
+    revision: int
+    value: Any
+    updated_at: datetime
+
+
+@dataclass
+class SaveResult:
+    revisions: dict[str, int] = field(default_factory=dict)
+    conflicts: dict[str, Conflict] = field(default_factory=dict)
+    saved_at: datetime | None = None
+
+
+def _response_for(participant: Participant, consent_id: int) -> Response:
+    response = find_response(participant)
+    if response is not None:
+        return response
     survey_version = participant.study.survey
-    known = survey_version.as_survey().questions
+    try:
+        with db.session.begin_nested():
+            response = Response(participant_id=participant.id, survey=survey_version,
+                                content_hash=survey_version.content_hash, consent_record_id=consent_id)
+            db.session.add(response)
+    except IntegrityError:  # another request created it first
+        response = find_response(participant)
+    return response
+
+
+def _conflict(answer: Answer) -> Conflict:
+    return Conflict(answer.question_key, answer.revision, answer.value, answer.updated_at)
+
+
+def save_answers(
+    participant: Participant,
+    values: dict[str, Any],
+    base_revisions: dict[str, int] | None = None,
+) -> SaveResult:
+    """Store answers (``None`` clears one). Refused without consent or after submission.
+
+    With ``base_revisions``, an answer whose stored revision is newer than the one the
+    change was based on is not overwritten: it comes back as a conflict for the person to
+    choose. Writes are conditional on the revision, so two tabs racing cannot both win.
+    """
+    consent = require_consent(participant)
+    known = participant.study.survey.as_survey().questions
     unknown = set(values) - set(known)
     if unknown:
         raise DomainError(f"unknown questions: {sorted(unknown)}")
 
-    response = find_response(participant)
-    if response is None:
-        response = Response(participant_id=participant.id, survey=survey_version,
-                            content_hash=survey_version.content_hash, consent_record_id=consent.id)
-        db.session.add(response)
-        db.session.flush()
+    response = _response_for(participant, consent.id)
     if response.submitted_at is not None:
         raise AlreadySubmitted(f"response {response.id} was submitted")
 
     now = utcnow()
+    result = SaveResult(saved_at=now)
     existing = {a.question_key: a for a in response.answers}
     for key, value in values.items():
         value = normalise(value)
+        base = (base_revisions or {}).get(key)
         answer = existing.get(key)
-        if value is None:
-            if answer is not None:
-                response.answers.remove(answer)
-            continue
         if answer is None:
-            response.answers.append(Answer(question_key=key, value=value, updated_at=now))
-        elif answer.value != value:
-            answer.value = value
-            answer.revision += 1
-            answer.updated_at = now
+            if value is None:
+                continue
+            try:
+                with db.session.begin_nested():
+                    answer = Answer(response=response, question_key=key, value=value, updated_at=now)
+                    db.session.add(answer)
+                result.revisions[key] = answer.revision
+            except IntegrityError:  # created meanwhile by another tab
+                answer = db.session.scalar(sa.select(Answer).where(
+                    Answer.response_id == response.id, Answer.question_key == key))
+                result.conflicts[key] = _conflict(answer)
+            continue
+        if answer.value == value:
+            result.revisions[key] = answer.revision
+            continue
+        if base is not None and base != answer.revision:
+            result.conflicts[key] = _conflict(answer)
+            continue
+        updated = db.session.execute(
+            sa.update(Answer)
+            .where(Answer.id == answer.id, Answer.revision == answer.revision)
+            .values(value=value, revision=Answer.revision + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.refresh(answer)
+        if updated:
+            result.revisions[key] = answer.revision
+        else:
+            result.conflicts[key] = _conflict(answer)
     response.updated_at = now
     db.session.flush()
-    return response
+    return result
 
 
 def new_reference() -> str:

@@ -1,0 +1,173 @@
+"""Saving as they type, on the server: revisions, conflicts, expiry, restarts, big answers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from surveyapp.db import db
+from surveyapp.responses.models import Answer
+
+from .test_journey import _answers
+
+WELSH_90K = ("Mae'r ŵyn yn chwarae ar y bryniau; ŷd, â, ô 🐑🏴 " * 2200)[:90_000]
+
+
+@pytest.fixture
+def consented(browser, study):
+    token = browser.start(study, "cy")
+    browser.consent(token, study)
+    browser.get(f"/p/{token}/section/2")
+    return token
+
+
+def _autosave(browser, token, key, value, rev, number=2, **extra):
+    data = {"csrf_token": browser.csrf(), "_question": key, key: value, f"_rev_{key}": str(rev), **extra}
+    return browser.client.post(f"/p/{token}/section/{number}/autosave", data=data)
+
+
+def test_autosave_stores_the_answer_and_returns_the_revision(browser, consented, app):
+    response = _autosave(browser, consented, "aims", "Cadw plant yn ddiogel", 0)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "saved" and body["revision"] == 1
+    assert re.fullmatch(r"Wedi'i gadw \d\d:\d\d", body["message"])  # Welsh, in the page's language
+    response = _autosave(browser, consented, "aims", "Cadw plant ac oedolion yn ddiogel", 1)
+    assert response.get_json()["revision"] == 2
+    with app.app_context():
+        assert _answers(consented)["aims"] == "Cadw plant ac oedolion yn ddiogel"
+
+
+def test_stale_tab_is_refused_and_shown_both_versions(browser, consented, app):
+    _autosave(browser, consented, "aims", "From tab A", 0)
+    response = _autosave(browser, consented, "aims", "From tab B, based on nothing", 0)
+    assert response.status_code == 409
+    body = response.get_json()
+    assert body["status"] == "conflict" and body["theirs"] == "From tab A" and body["revision"] == 1
+    assert body["theirs_data"] == {"aims": "From tab A"}
+    with app.app_context():
+        assert _answers(consented)["aims"] == "From tab A"
+    # Choosing "keep mine" overwrites deliberately.
+    response = _autosave(browser, consented, "aims", "From tab B, based on nothing", 0, _keep="mine")
+    assert response.get_json()["status"] == "saved"
+    with app.app_context():
+        assert _answers(consented)["aims"] == "From tab B, based on nothing"
+
+
+def test_saves_arriving_out_of_order_never_replace_newer_text(browser, consented, app):
+    assert _autosave(browser, consented, "aims", "first draft", 0).get_json()["revision"] == 1
+    assert _autosave(browser, consented, "aims", "second, longer draft", 1).get_json()["revision"] == 2
+    late = _autosave(browser, consented, "aims", "first draft, retried late", 1)  # based on rev 1
+    assert late.status_code == 409
+    with app.app_context():
+        assert _answers(consented)["aims"] == "second, longer draft"
+
+
+def test_the_same_text_twice_is_not_a_conflict(browser, consented):
+    _autosave(browser, consented, "aims", "same", 0)
+    response = _autosave(browser, consented, "aims", "same", 0)  # a retried request
+    assert response.status_code == 200 and response.get_json()["revision"] == 1
+
+
+def test_full_page_save_from_a_stale_tab_shows_both_versions(browser, new_browser, consented, study, app):
+    stale = new_browser()
+    stale.get(f"/p/{consented}/section/2")  # rendered with revision 0
+    _autosave(browser, consented, "aims", "Newer text from the first tab", 0)
+    response = stale.post(f"/p/{consented}/section/2", {"aims": "Older tab's text", "action": "next"},
+                          fetch=False)
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "Newer text from the first tab" in page and "Older tab&#39;s text" in page
+    with app.app_context():
+        assert _answers(consented)["aims"] == "Newer text from the first tab"
+    response = stale.post(f"/p/{consented}/section/2",
+                          {"aims": "Older tab's text", "_keep": "aims:theirs"}, fetch=False)
+    assert response.status_code == 200
+    assert "Newer text from the first tab</textarea>" in response.get_data(as_text=True)
+    with app.app_context():
+        assert _answers(consented)["aims"] == "Newer text from the first tab"
+
+
+def test_expired_csrf_on_autosave_hands_out_a_new_token(browser, consented, app):
+    data = {"csrf_token": "stale", "_question": "aims", "aims": "Testun", "_rev_aims": "0"}
+    response = browser.client.post(f"/p/{consented}/section/2/autosave", data=data)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["status"] == "csrf" and body["csrf_token"]
+    data["csrf_token"] = body["csrf_token"]
+    assert browser.client.post(f"/p/{consented}/section/2/autosave", data=data).status_code == 200
+    with app.app_context():
+        assert _answers(consented)["aims"] == "Testun"
+
+
+def test_secret_key_rotation_and_restart_lose_nothing(make_app, study, browser):
+    token = browser.start(study, "en")
+    browser.consent(token, study)
+    browser.get(f"/p/{token}/section/2")
+    old_page = browser.page
+    # The server restarts with a new key: old cookies and tokens are now worthless.
+    from tests.conftest import Browser
+
+    restarted = make_app(SECRET_KEY="a-completely-different-key")
+    after = Browser(restarted)
+    after.client = restarted.test_client()
+    after.page = old_page
+    text = "Ateb hir a ysgrifennwyd cyn i'r gweinydd ailgychwyn – ŵ ŷ"
+    response = after.post(f"/p/{token}/section/2", {"aims": text}, fetch=False)
+    assert response.status_code == 400
+    assert text.replace("'", "&#39;") in response.get_data(as_text=True)
+    response = after.post(f"/p/{token}/section/2", {"aims": text}, fetch=False)
+    assert response.status_code == 302
+    with restarted.app_context():
+        assert _answers(token)["aims"] == text
+
+
+def test_a_90000_character_welsh_answer_with_emoji_round_trips(browser, consented, app):
+    assert len(WELSH_90K) == 90_000
+    response = _autosave(browser, consented, "aims", WELSH_90K, 0)
+    assert response.status_code == 200, response.status_code
+    response = browser.post(f"/p/{consented}/section/2", {"aims": WELSH_90K + "!", "action": "later"})
+    assert response.status_code == 302
+    with app.app_context():
+        stored = db.session.scalar(sa.select(Answer.value).where(Answer.question_key == "aims"))
+    assert stored == WELSH_90K + "!"
+    page = browser.get(f"/p/{consented}/section/2").get_data(as_text=True)
+    assert WELSH_90K.replace("'", "&#39;") + "!</textarea>" in page
+
+
+def test_a_body_over_the_limit_gets_a_clear_welsh_page_and_keeps_the_saved_text(make_app, study, browser):
+    token = browser.start(study, "cy")
+    browser.consent(token, study)
+    browser.post(f"/p/{token}/section/2", {"aims": "Testun wedi'i gadw", "action": "later"})
+    small = make_app(MAX_CONTENT_LENGTH=10_000)
+    client = small.test_client()
+    browser.get(f"/p/{token}/section/2")
+    response = client.post(f"/p/{token}/section/2", data={"csrf_token": browser.csrf(), "aims": "x" * 20_000})
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert '<html lang="cy">' in page and "Mynd yn ôl at eich atebion" in page
+    assert f'href="/p/{token}/section/2"' in page
+    with small.app_context():
+        assert _answers(token)["aims"] == "Testun wedi'i gadw"
+
+
+def test_clearing_an_answer_keeps_its_revision(browser, consented, app):
+    _autosave(browser, consented, "aims", "something", 0)
+    response = _autosave(browser, consented, "aims", "", 1)
+    assert response.get_json()["revision"] == 2
+    stale = _autosave(browser, consented, "aims", "stale text", 1)
+    assert stale.status_code == 409
+    with app.app_context():
+        assert _answers(consented)["aims"] is None  # cleared, row kept with its revision
+
+
+def test_autosave_without_consent_stores_nothing(browser, study, app):
+    token = browser.start(study)
+    browser.get(f"/p/{token}/consent")
+    data = {"csrf_token": browser.csrf(), "_question": "aims", "aims": "x", "_rev_aims": "0"}
+    response = browser.client.post(f"/p/{token}/section/2/autosave", data=data)
+    assert response.status_code == 409
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Answer)) == 0
