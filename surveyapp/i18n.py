@@ -11,7 +11,7 @@ from pathlib import Path
 from babel import Locale
 from babel.messages.mofile import read_mo
 from flask import Flask, current_app, g, request, session
-from flask_babel import get_locale, refresh
+from flask_babel import force_locale, get_locale, gettext, refresh
 
 LOCALES = ("cy", "en")
 ENDONYMS = {"cy": "Cymraeg", "en": "English"}
@@ -59,6 +59,12 @@ def switch_requested() -> str | None:
     """The locale asked for by a form's language-switch button, if any."""
     value = request.form.get("_switch_lang") if request.method == "POST" else None
     return value if value in LOCALES else None
+
+
+def in_locale(message: str, locale: str) -> str:
+    """A UI message in a given language, whatever the page's: for bilingual blocks."""
+    with force_locale(locale):
+        return gettext(message)
 
 
 def tr(text: dict | None, locale: str | None = None) -> str:

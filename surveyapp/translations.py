@@ -24,7 +24,7 @@ def _babel(*args: str) -> None:
 
 
 def extract(target: Path = POT) -> None:
-    _babel("extract", "-F", str(TRANSLATIONS_DIR / "babel.cfg"), "-k", "_l", "--sort-by-file",
+    _babel("extract", "-F", str(TRANSLATIONS_DIR / "babel.cfg"), "-k", "_l", "-k", "in_locale:1", "--sort-by-file",
            "--no-wrap", "--project", "surveyapp", "--copyright-holder", "surveyapp contributors",
            "-o", str(target), str(PROJECT_ROOT))
     # Make the template deterministic: no creation date, paths relative to the project.

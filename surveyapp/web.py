@@ -51,6 +51,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["tr"] = i18n.tr
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.globals["answer_text"] = answer_text
+    app.jinja_env.globals["in_locale"] = i18n.in_locale
     app.jinja_env.filters["datetime"] = lambda value, fmt="d MMMM y, HH:mm": format_datetime(value, fmt)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

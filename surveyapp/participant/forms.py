@@ -15,7 +15,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import NumberRange, StopValidation, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from surveyapp.forms import BaseForm
 from surveyapp.i18n import tr
@@ -85,7 +85,8 @@ def _field_for(question: Question):
         validators = [_whole_number]
         if question.min is not None or question.max is not None:
             validators.append(NumberRange(question.min, question.max, message=_range_message(question)))
-        return IntegerField(label, validators=validators, **kw)
+        # A text box, not type=number (GOV.UK's advice: number inputs mangle and hide input).
+        return IntegerField(label, validators=validators, widget=TextInput(), **kw)
     choices = [SelectChoice(o.code, tr(o.label)) for o in question.options]
     codes = {o.code for o in question.options}
     if question.type == "single_choice":
