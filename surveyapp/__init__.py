@@ -12,7 +12,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, config_overrides))
 
     from surveyapp import i18n
-    from surveyapp.extensions import babel, csrf, db, migrate
+    from surveyapp.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     if app.config.get("VALIDATE_CATALOGUES", True):
         i18n.validate_catalogues(app)
@@ -22,14 +22,40 @@ def create_app(config_overrides: dict | None = None) -> Flask:
                      compare_type=True)
     babel.init_app(app, locale_selector=i18n.select_locale)
     csrf.init_app(app)
+    limiter.init_app(app)
+    _init_login(login_manager, app)
     _import_models()
+
+    app.extensions["huey"] = None  # made on first use: surveyapp.tasks.get_huey
 
     from surveyapp import web
     web.init_app(app)
 
+    from surveyapp.accounts.views import bp as accounts_bp
+    from surveyapp.dashboard.views import bp as dashboard_bp
+    from surveyapp.invitations.views import bp as invitations_bp
+    from surveyapp.nominees.views import bp as nominees_bp
     from surveyapp.participant.views import bp as participant_bp
-    app.register_blueprint(participant_bp)
+
+    for blueprint in (participant_bp, accounts_bp, dashboard_bp, nominees_bp, invitations_bp):
+        app.register_blueprint(blueprint)
+
+    from surveyapp.access import check_routes_declare_access, public
+
+    public(app.view_functions["static"])
+    check_routes_declare_access(app)
     return app
+
+
+def _init_login(login_manager, app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from surveyapp.accounts.services import load_user
+
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please sign in to open that page.")
 
 
 def _migrations_dir():
@@ -40,8 +66,11 @@ def _migrations_dir():
 
 def _import_models() -> None:
     """Import every model module so metadata (and Alembic autogenerate) sees all tables."""
+    from surveyapp.accounts import models as _accounts  # noqa: F401
     from surveyapp.consent import models as _consent  # noqa: F401
     from surveyapp.instruments import models as _instruments  # noqa: F401
+    from surveyapp.invitations import models as _invitations  # noqa: F401
+    from surveyapp.nominees import models as _nominees  # noqa: F401
     from surveyapp.participant import models as _participant  # noqa: F401
     from surveyapp.responses import models as _responses  # noqa: F401
     from surveyapp.studies import models as _studies  # noqa: F401

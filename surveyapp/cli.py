@@ -115,7 +115,200 @@ def translations_check():
     click.echo("OK: catalogues complete")
 
 
+# -- users ----------------------------------------------------------------------------------
+
+@main.group(cls=click.Group)
+def users():
+    """Staff accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(["admin", "researcher", "reviewer"]), help="Repeat for several roles.")
+@click.option("--language", type=click.Choice(["cy", "en"]), default="cy", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_create(email: str, name: str, roles: tuple[str, ...], language: str, password_stdin: bool):
+    """Create a staff account (asks for the password unless --password-stdin)."""
+    from surveyapp.access import Role
+    from surveyapp.accounts import services
+    from surveyapp.extensions import db
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = services.create_user(email, name, password, {Role(r) for r in roles}, language)
+    except services.DuplicateEmail as exc:
+        raise click.ClickException(f"an account for {email} already exists") from exc
+    except services.WeakPassword as exc:
+        raise click.ClickException(f"the password needs {exc}") from exc
+    db.session.commit()
+    click.echo(f"created {user.email} ({', '.join(sorted(roles))})")
+
+
+# -- nominees and invitations ---------------------------------------------------------------
+
+def _study(slug: str | None):
+    import sqlalchemy as sa
+
+    from surveyapp.extensions import db
+    from surveyapp.studies.models import Study
+
+    query = sa.select(Study).order_by(Study.id)
+    if slug:
+        query = query.where(Study.slug == slug)
+    study = db.session.scalars(query.limit(1)).first()
+    if study is None:
+        raise click.ClickException("no such study; run 'surveyapp instruments load' first")
+    return study
+
+
+@main.group(cls=click.Group)
+def nominees():
+    """Nominee lists."""
+
+
+@nominees.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--study", "slug", help="Study slug (default: the first study).")
+@click.option("--valid-only", is_flag=True, help="Import the valid rows even if some rows have problems.")
+@with_appcontext
+def nominees_import(path: Path, slug: str | None, valid_only: bool):
+    """Check a CSV or XLSX list and import it (nothing is written if any row is bad)."""
+    from surveyapp.extensions import db
+    from surveyapp.nominees import services
+    from surveyapp.nominees.importer import parse_nominees
+
+    study = _study(slug)
+    result = parse_nominees(path.name, path.read_bytes(), existing_emails=services.existing_emails(study))
+    for problem in result.problems:
+        click.echo(f"problem: {problem.message}", err=True)
+    if result.problems and not valid_only:
+        raise click.ClickException(f"{len(result.bad_lines)} row(s) have problems; nothing imported")
+    rows = result.valid_rows if result.problems else result.rows
+    services.import_nominees(study, rows, current_app.config["LINK_KEY"])
+    db.session.commit()
+    click.echo(f"imported {len(rows)} nominee(s)")
+
+
+@main.group(cls=click.Group)
+def invitations():
+    """Sending invitations and reminders."""
+
+
+@invitations.command("send")
+@click.option("--study", "slug", help="Study slug (default: the first study).")
+@click.option("--reminders", is_flag=True, help="Send reminders instead of first invitations.")
+@with_appcontext
+def invitations_send(slug: str | None, reminders: bool):
+    """Send (or resume) a batch here, with a progress bar. Safe to run again after a crash."""
+    from surveyapp.extensions import db
+    from surveyapp.invitations import services
+    from surveyapp.invitations.models import MessageKind
+
+    study = _study(slug)
+    batch = services.open_batch(study)
+    if batch is None:
+        kind = MessageKind.REMINDER if reminders else MessageKind.INVITATION
+        try:
+            batch = services.create_batch(study, kind)
+        except services.NothingToSend:
+            click.echo("nobody to send to")
+            return
+        db.session.commit()
+    counts = services.counts(batch)
+    todo = counts["pending"]
+    click.echo(f"batch {batch.id} ({batch.kind}): {todo} to send, {counts['total'] - todo} already handled")
+    with click.progressbar(length=todo, label="sending", show_pos=True) as bar:
+        batch = services.run_batch(batch.id, progress=lambda message: bar.update(1))
+    counts = services.counts(batch)
+    click.echo(f"{batch.status}: {counts['sent']} sent, {counts['failed']} failed, "
+               f"{counts['uncertain']} uncertain, {counts['pending']} still to send")
+    if batch.note:
+        click.echo(f"stopped: {batch.note}", err=True)
+    if batch.status != "done":
+        sys.exit(1)
+
+
+@main.command("worker")
+@click.option("--workers", default=1, show_default=True, type=int)
+@with_appcontext
+def worker(workers: int):
+    """Run the task queue's consumer (sending batches started from the web)."""
+    from surveyapp.tasks import get_huey
+
+    huey = get_huey(current_app._get_current_object())
+    click.echo(f"worker: {huey.name} on {current_app.config['TASK_QUEUE_URL']}")
+    huey.create_consumer(workers=workers, worker_type="thread").run()
+
+
+@main.command("outbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8025, show_default=True, type=int)
+@click.option("--directory", type=click.Path(file_okay=False, path_type=Path), default=Path("instance/outbox"),
+              show_default=True)
+def outbox(host: str, port: int, directory: Path):
+    """A local SMTP server that keeps every email as a .eml file (for the demo)."""
+    import time
+
+    from aiosmtpd.controller import Controller
+
+    directory.mkdir(parents=True, exist_ok=True)
+
+    class Keep:
+        async def handle_DATA(self, server, session, envelope):
+            name = f"{time.time_ns()}.eml"
+            (directory / name).write_bytes(envelope.original_content or envelope.content)
+            return "250 2.0.0 kept in the outbox"
+
+    controller = Controller(Keep(), hostname=host, port=port)
+    controller.start()
+    click.echo(f"outbox: SMTP on {host}:{port}, emails kept in {directory}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        controller.stop()
+
+
 # -- demo -----------------------------------------------------------------------------------
+
+DEMO_PASSWORD = "demo-only-password"
+DEMO_ACCOUNTS = (
+    ("admin@example.org", "Demo administrator", ("admin",)),
+    ("researcher@example.org", "Demo researcher", ("researcher",)),
+    ("reviewer@example.org", "Demo ethics reviewer", ("reviewer",)),
+)
+
+
+def _demo_data() -> None:
+    """Demo accounts and the synthetic nominee list, once."""
+    from importlib import resources
+
+    from surveyapp.access import Role
+    from surveyapp.accounts import services as accounts
+    from surveyapp.extensions import db
+    from surveyapp.nominees import services as nominees
+    from surveyapp.nominees.importer import parse_nominees
+
+    for email, name, roles in DEMO_ACCOUNTS:
+        if accounts.find_by_email(email) is None:
+            accounts.create_user(email, name, DEMO_PASSWORD, {Role(r) for r in roles}, "cy")
+        click.echo(f"Demo sign-in: {email} / {DEMO_PASSWORD} ({', '.join(roles)})")
+    study = _study(None)
+    data = resources.files("surveyapp").joinpath("data/demo_nominees.csv").read_bytes()
+    result = parse_nominees("demo_nominees.csv", data, existing_emails=nominees.existing_emails(study))
+    if result.valid_rows:
+        nominees.import_nominees(study, result.valid_rows, current_app.config["LINK_KEY"])
+        click.echo(f"Demo nominees imported: {len(result.valid_rows)}")
+    db.session.commit()
+
+
+# -- serving ----------------------------------------------------------------------------------
 
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -135,6 +328,7 @@ def demo(host: str, port: int, no_serve: bool):
     upgrade()
     load_catalogue(read_catalogue(Path(app.config["INSTRUMENTS_DIR"])))
     db.session.commit()
+    _demo_data()
     from surveyapp.studies.models import Study
 
     slugs = [s.slug for s in db.session.scalars(db.select(Study).where(Study.open_link.is_(True)))]

@@ -31,7 +31,27 @@ def _defaults(instance_path: str) -> dict:
         # several such answers still saves. Werkzeug's separate 500 kB default for form
         # fields (MAX_FORM_MEMORY_SIZE) would refuse a single one, so it is raised to match.
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # The address participants reach the app on, for links in emails.
+        "PUBLIC_URL": "http://127.0.0.1:5000",
+        "MAIL_FROM": "Safeguarding research <research@example.org>",
+        "MAIL_DOMAIN": "surveyapp.invalid",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": 25,
+        "SMTP_STARTTLS": False,
+        "SMTP_USERNAME": None,
+        "SMTP_PASSWORD": None,
+        "SMTP_TIMEOUT": 30,
+        # Reminders go no more often than this to the same person.
+        "REMINDER_INTERVAL_DAYS": 7,
+        # Huey's storage: SQLite in the instance folder, or redis://host:port/db in production.
+        "TASK_QUEUE_URL": "sqlite:///" + str(Path(instance_path) / "tasks.sqlite3"),
         "SESSION_COOKIE_HTTPONLY": True,
+        # Staff sessions end after 8 hours; Flask enforces it when reading the signed cookie.
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        "REMEMBER_COOKIE_DURATION": 0,
+        # Login attempts per address; "redis://127.0.0.1:6379" shares the count across workers.
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": False,
         "SESSION_COOKIE_SAMESITE": "Lax",
     }
 
@@ -48,17 +68,22 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg.update(overrides or {})
 
     env = cfg["ENV"]
-    if not cfg.get("SECRET_KEY"):
-        if env in ("development", "testing"):
-            # A fresh random key per process: never a guessable default.
-            cfg["SECRET_KEY"] = secrets.token_hex(32)
+    for key in ("SECRET_KEY", "LINK_KEY"):
+        if cfg.get(key):
+            continue
+        if env == "testing":
+            cfg[key] = secrets.token_hex(32)  # never a guessable default
+        elif env == "development":
+            cfg[key] = _instance_secret(instance_path, key)
         else:
-            raise ConfigError(
-                "SURVEYAPP_SECRET_KEY must be set outside development and testing."
-            )
+            raise ConfigError(f"SURVEYAPP_{key} must be set outside development and testing.")
     cfg["SESSION_COOKIE_SECURE"] = _as_bool(
         cfg.get("SESSION_COOKIE_SECURE", env not in ("development", "testing"))
     )
+    cfg["PERMANENT_SESSION_LIFETIME"] = int(cfg["PERMANENT_SESSION_LIFETIME"])
+    for key in ("SMTP_PORT", "SMTP_TIMEOUT", "REMINDER_INTERVAL_DAYS"):
+        cfg[key] = int(cfg[key])
+    cfg["SMTP_STARTTLS"] = _as_bool(cfg["SMTP_STARTTLS"])
     cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_CONTENT_LENGTH"])
     cfg["MAX_FORM_MEMORY_SIZE"] = cfg["MAX_CONTENT_LENGTH"]
     cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
@@ -70,6 +95,17 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["WTF_I18N_ENABLED"] = False
     cfg["WTF_CSRF_TIME_LIMIT"] = None if env == "testing" else 8 * 3600
     return cfg
+
+
+def _instance_secret(instance_path: str, name: str) -> str:
+    """A random development secret kept in the instance folder, so that personal links
+    and sessions survive restarts of the demo."""
+    path = Path(instance_path) / f"{name.lower()}.dev"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), "utf-8")
+        path.chmod(0o600)
+    return path.read_text("utf-8").strip()
 
 
 def _as_bool(value) -> bool:

@@ -1,7 +1,7 @@
 """Everything about locales in one place: selection, persistence, the switch, validation.
 
-Precedence: a choice made in this request > the participant's stored language >
-the session > the browser's Accept-Language > the configured default.
+Precedence: a choice made in this request > the participant's stored language > the
+signed-in staff member's preference > the session > Accept-Language > the configured default.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from pathlib import Path
 
 from babel import Locale
 from babel.messages.mofile import read_mo
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_login import current_user
 from flask_babel import force_locale, get_locale, gettext, refresh
 
 LOCALES = ("cy", "en")
@@ -29,6 +30,9 @@ def select_locale() -> str:
     participant = g.get("participant")
     if participant is not None and participant.language in LOCALES:
         return participant.language
+    user = _signed_in_user()
+    if user is not None and user.preferred_language in LOCALES:
+        return user.preferred_language
     if session.get(SESSION_KEY) in LOCALES:
         return session[SESSION_KEY]
     best = request.accept_languages.best_match(LOCALES) if request else None
@@ -52,7 +56,18 @@ def choose_locale(locale: str) -> None:
     participant = g.get("participant")
     if participant is not None:
         participant.language = locale
+    user = _signed_in_user()
+    if user is not None:
+        user.preferred_language = locale
     refresh()
+
+
+def _signed_in_user():
+    """The signed-in staff member, if any (never on a participant's own pages)."""
+    if g.get("participant") is not None or not has_request_context():
+        return None
+    user = current_user
+    return user if user and user.is_authenticated else None
 
 
 def switch_requested() -> str | None:

@@ -7,16 +7,19 @@ from urllib.parse import urlencode
 from flask import Flask, abort, current_app, g, redirect, render_template, request
 from flask_babel import format_datetime
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from surveyapp import i18n
+from surveyapp.db import utcnow
 from surveyapp.extensions import csrf, db
 from surveyapp.instruments.model import Question, paragraphs
 
 ERROR_TITLES = {
     400: _l("Something was wrong with that request"),
+    429: _l("Too many attempts"),
     403: _l("You cannot open this page"),
     404: _l("Page not found"),
     405: _l("That action is not allowed here"),
@@ -25,6 +28,7 @@ ERROR_TITLES = {
 }
 ERROR_HELP = {
     400: _l("Please go back and try again."),
+    429: _l("Please wait a minute, then try again."),
     403: _l("If you were sent a link, check that you used the whole link."),
     404: _l("Check the address, or use the link you were sent."),
     405: _l("Please go back and try again."),
@@ -52,6 +56,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.globals["answer_text"] = answer_text
     app.jinja_env.globals["in_locale"] = i18n.in_locale
+    app.jinja_env.globals["now"] = utcnow
+    app.jinja_env.globals["ngettext"] = ngettext
     app.jinja_env.filters["datetime"] = lambda value, fmt="d MMMM y, HH:mm": format_datetime(value, fmt)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -65,8 +71,7 @@ def _language_link():
     if lang not in i18n.LOCALES:
         abort(404)
     i18n.choose_locale(lang)
-    if g.get("participant") is not None:
-        db.session.commit()
+    db.session.commit()
     args = {k: v for k, v in request.args.items(multi=True) if k != "lang"}
     return redirect(request.path + (("?" + urlencode(args)) if args else ""))
 

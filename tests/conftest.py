@@ -19,7 +19,8 @@ from surveyapp.config import INSTRUMENTS_DIR
 from surveyapp.db import db
 from surveyapp.instruments.model import ConsentForm, Survey
 
-BASE_CONFIG = {"ENV": "testing", "SECRET_KEY": "test-secret", "SERVER_NAME": "survey.test"}
+BASE_CONFIG = {"ENV": "testing", "SECRET_KEY": "test-secret", "SERVER_NAME": "survey.test",
+               "PUBLIC_URL": "http://survey.test"}
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 HIDDEN_RE = re.compile(r'<input type="hidden" name="(_rev_\w+)" value="(\d+)">')
 
@@ -49,12 +50,15 @@ def database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def make_app(database_url):
+def make_app(database_url, tmp_path):
     """Build apps on the migrated database; rows are removed after each test."""
     apps = []
 
+    queue = tmp_path / "tasks.sqlite3"
+
     def factory(**overrides):
-        app = create_app({**BASE_CONFIG, "DATABASE_URL": database_url, **overrides})
+        app = create_app({**BASE_CONFIG, "DATABASE_URL": database_url,
+                          "TASK_QUEUE_URL": f"sqlite:///{queue}", **overrides})
         apps.append(app)
         return app
 

@@ -16,6 +16,7 @@ class ParticipantStatus(enum.StrEnum):
     CONSENTED = "consented"
     REFUSED = "refused"
     SUBMITTED = "submitted"
+    DECLINED = "declined"  # said no to the invitation before reading further
 
 
 STATUS_TITLES = {
@@ -23,6 +24,7 @@ STATUS_TITLES = {
     ParticipantStatus.CONSENTED: _l("Consented"),
     ParticipantStatus.REFUSED: _l("Did not consent"),
     ParticipantStatus.SUBMITTED: _l("Submitted"),
+    ParticipantStatus.DECLINED: _l("Declined"),
 }
 
 
@@ -40,6 +42,7 @@ class Participant(db.Model):
     current_section: Mapped[int] = mapped_column(default=0)
     reference: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     study: Mapped[Study] = relationship()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 
 import sqlalchemy as sa
@@ -27,6 +29,22 @@ def create_participant(study: Study, *, source: str, language: str | None = None
     db.session.add(participant)
     db.session.flush()
     return participant, token
+
+
+def derive_token(link_key: str, nonce: str) -> str:
+    """A personal link token re-created from a stored nonce and the server's link key."""
+    digest = hmac.new(link_key.encode("utf-8"), f"participant-link:{nonce}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
+
+
+def create_linked_participant(study: Study, link_key: str, *, language: str | None) -> tuple[Participant, str]:
+    """A participant whose token can be re-derived (for invitation emails); returns the nonce."""
+    nonce = secrets.token_hex(16)
+    token = derive_token(link_key, nonce)
+    participant = Participant(study=study, token_hash=hash_token(token), source="invited", language=language)
+    db.session.add(participant)
+    db.session.flush()
+    return participant, nonce
 
 
 def find_by_token(token: str) -> Participant | None:

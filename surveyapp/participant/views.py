@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
 from surveyapp import i18n
+from surveyapp.access import participant_link, public
 from surveyapp.consent import services as consent_services
 from surveyapp.errors import AlreadySubmitted, ConsentRequired
+from surveyapp.db import utcnow
 from surveyapp.extensions import db
 from surveyapp.participant import services
 from surveyapp.participant.forms import (
@@ -20,6 +23,7 @@ from surveyapp.participant.forms import (
     section_form_class,
     values_from,
 )
+from surveyapp.nominees.models import Nominee
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.responses import services as responses
 from surveyapp.web import answer_text, validates_own_csrf
@@ -53,7 +57,7 @@ def _next_step_url(participant: Participant) -> str:
         return url_for("participant.resume", token=token)
     if participant.status == ParticipantStatus.SUBMITTED:
         return url_for("participant.done", token=token)
-    if participant.status == ParticipantStatus.REFUSED:
+    if participant.status in (ParticipantStatus.REFUSED, ParticipantStatus.DECLINED):
         return url_for("participant.declined", token=token)
     record = consent_services.latest_consent(participant)
     if record is None or not record.given:
@@ -62,12 +66,14 @@ def _next_step_url(participant: Participant) -> str:
 
 
 @bp.get("/")
+@public
 def home():
     return render_template("participant/home.html")
 
 
 @bp.route("/s/<slug>", methods=["GET", "POST"])
 @validates_own_csrf
+@public
 def open_link(slug: str):
     """A study's open link: choose a language, then get a personal link of one's own."""
     study = services.find_open_study(slug)
@@ -87,9 +93,13 @@ def open_link(slug: str):
 
 @bp.route("/p/<token>", methods=["GET", "POST"])
 @validates_own_csrf
+@participant_link
 def resume(token: str):
     """The personal link: asks for a language the first time, then goes to where they were."""
     participant = _participant()
+    if participant.opened_at is None:
+        participant.opened_at = utcnow()
+        db.session.commit()
     if participant.language is not None:
         return redirect(_next_step_url(participant))
     form = LanguageForm()
@@ -103,6 +113,7 @@ def resume(token: str):
 
 
 @bp.get("/p/<token>/information")
+@participant_link
 def information(token: str):
     participant = _participant()
     sheet = participant.study.information_sheet.as_information_sheet()
@@ -112,6 +123,7 @@ def information(token: str):
 
 @bp.route("/p/<token>/consent", methods=["GET", "POST"])
 @validates_own_csrf
+@participant_link
 def consent(token: str):
     participant = _participant()
     if participant.status == ParticipantStatus.SUBMITTED:
@@ -143,7 +155,28 @@ def consent(token: str):
                            missing=missing), status
 
 
+@bp.route("/p/<token>/decline", methods=["GET", "POST"])
+@validates_own_csrf
+@participant_link
+def decline(token: str):
+    """The one-click "no thank you" from an invitation email, confirmed on a page."""
+    participant = _participant()
+    if participant.status in (ParticipantStatus.SUBMITTED, ParticipantStatus.CONSENTED):
+        return redirect(_next_step_url(participant))
+    form = LanguageForm()
+    if form.validate_on_submit():
+        declined_at = utcnow()
+        participant.status = ParticipantStatus.DECLINED.value
+        nominee = db.session.scalar(sa.select(Nominee).where(Nominee.participant_id == participant.id))
+        if nominee is not None and nominee.declined_at is None:
+            nominee.declined_at = declined_at
+        db.session.commit()
+        return redirect(url_for("participant.declined", token=token))
+    return render_template("participant/decline.html", form=form), 400 if form.errors else 200
+
+
 @bp.get("/p/<token>/declined")
+@participant_link
 def declined(token: str):
     return render_template("participant/declined.html")
 
@@ -179,6 +212,7 @@ def _posted_revisions(current) -> dict[str, int]:
 
 @bp.route("/p/<token>/section/<int:number>", methods=["GET", "POST"])
 @validates_own_csrf
+@participant_link
 def section(token: str, number: int):
     page, away = _survey_page(token, number)
     if away:
@@ -250,6 +284,7 @@ def section(token: str, number: int):
 
 @bp.post("/p/<token>/section/<int:number>/autosave")
 @validates_own_csrf
+@participant_link
 def autosave(token: str, number: int):
     """Save one answer while it is typed. Answers JSON; the page's script shows the status."""
     page, away = _survey_page(token, number)
@@ -301,12 +336,14 @@ def _render_section(survey, current, number, form, answers, revisions, *, csrf_e
 
 
 @bp.get("/p/<token>/saved")
+@participant_link
 def saved(token: str):
     return render_template("participant/saved.html", personal_url=_personal_url())
 
 
 @bp.route("/p/<token>/review", methods=["GET", "POST"])
 @validates_own_csrf
+@participant_link
 def review(token: str):
     participant = _participant()
     try:
@@ -337,6 +374,7 @@ def review(token: str):
 
 
 @bp.get("/p/<token>/done")
+@participant_link
 def done(token: str):
     participant = _participant()
     if participant.status != ParticipantStatus.SUBMITTED:

@@ -223,3 +223,24 @@
     });
   }
 })();
+
+// A sending batch: poll its progress and update the bar and the polite status line.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.querySelector("[data-batch-progress]");
+    if (!box || box.getAttribute("data-finished") === "true") { return; }
+    var bar = box.querySelector("progress");
+    var text = box.querySelector("[role=status]");
+    var timer = setInterval(function () {
+      fetch(box.getAttribute("data-batch-progress"), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          bar.max = data.total; bar.value = data.done;
+          if (text.textContent !== data.message) { text.textContent = data.message; }
+          if (data.status === "done" || data.status === "interrupted") { clearInterval(timer); }
+        })
+        .catch(function () { /* try again on the next tick */ });
+    }, 2000);
+  });
+})();

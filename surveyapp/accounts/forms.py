@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from surveyapp.access import ROLE_TITLES, Role
+from surveyapp.accounts.services import MIN_PASSWORD_LENGTH
+from surveyapp.forms import BaseForm
+
+LANGUAGE_CHOICES = [("cy", "Cymraeg"), ("en", "English")]
+_password_length = Length(min=MIN_PASSWORD_LENGTH,
+                          message=_l("Use at least %(min)d characters."))
+
+
+class LoginForm(BaseForm):
+    email = EmailField(_l("Email address"), validators=[DataRequired(message=_l("Enter your email address."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Enter your password."))])
+
+
+class LogoutForm(BaseForm):
+    pass
+
+
+class PasswordForm(BaseForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(message=_l("Enter your current password."))])
+    new = PasswordField(_l("New password"), validators=[DataRequired(message=_l("Enter a new password.")), _password_length])
+    confirm = PasswordField(_l("New password again"),
+                            validators=[EqualTo("new", message=_l("The two new passwords are not the same."))])
+
+
+class LanguageForm(BaseForm):
+    language = RadioField(_l("Language for these pages and emails to you"), choices=LANGUAGE_CHOICES)
+
+
+class RolesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _role_choices():
+    return [(role.value, ROLE_TITLES[role]) for role in Role]
+
+
+class UserForm(BaseForm):
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")), Length(max=200)])
+    email = EmailField(_l("Email address"), validators=[
+        DataRequired(message=_l("Enter an email address.")),
+        Email(message=_l("Enter an email address like name@example.org."), check_deliverability=False),
+    ])
+    roles = RolesField(_l("Roles"), choices=_role_choices())
+    language = RadioField(_l("Language"), choices=LANGUAGE_CHOICES, default="cy")
+    active = BooleanField(_l("Account can sign in"), default=True)
+    password = PasswordField(_l("Set a password"),
+                             description=_l("Leave empty to keep the current password."))

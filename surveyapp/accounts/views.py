@@ -1,0 +1,165 @@
+"""Sign-in, sign-out, one's own account, and the admin's user management."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from surveyapp import i18n
+from surveyapp.access import ROLE_TITLES, Role, public, roles_required, signed_in
+from surveyapp.accounts import services
+from surveyapp.accounts.forms import LanguageForm, LoginForm, LogoutForm, PasswordForm, UserForm
+from surveyapp.accounts.models import User
+from surveyapp.extensions import db, limiter
+from surveyapp.web import validates_own_csrf
+
+bp = Blueprint("accounts", __name__, template_folder="templates")
+
+
+def home_for(user: User) -> str:
+    if user.has_role(Role.RESEARCHER):
+        return url_for("dashboard.index")
+    if user.has_role(Role.ADMIN):
+        return url_for("accounts.users")
+    return url_for("accounts.account")
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+@validates_own_csrf
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except services.LoginFailed as failed:
+            db.session.commit()  # keep the failure count
+            if failed.locked_until:
+                error = _("Too many wrong attempts. You can try again after %(time)s.",
+                          time=format_datetime(failed.locked_until, "HH:mm"))
+            else:
+                error = _("The email address or password is not right.")
+        else:
+            db.session.commit()
+            login_user(user)
+            i18n.choose_locale(user.preferred_language)
+            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+    status = 400 if (error or form.errors) else 200
+    return render_template("accounts/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+@signed_in
+def logout():
+    logout_user()
+    flash(_("You have signed out."))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@validates_own_csrf
+@signed_in
+def account():
+    password_form = PasswordForm(prefix="pw")
+    language_form = LanguageForm(prefix="lang", language=current_user.preferred_language)
+    error = None
+    if "pw-new" in request.form and password_form.validate_on_submit():
+        try:
+            services.change_password(current_user, password_form.current.data, password_form.new.data)
+        except services.LoginFailed:
+            error = _("Your current password is not right.")
+        else:
+            db.session.commit()
+            login_user(current_user)  # this session carries on; every other one is signed out
+            flash(_("Your password has been changed. You have been signed out everywhere else."))
+            return redirect(url_for("accounts.account"))
+    elif "lang-language" in request.form and language_form.validate_on_submit():
+        i18n.choose_locale(language_form.language.data)
+        db.session.commit()
+        return redirect(url_for("accounts.account"))
+    status = 400 if (error or password_form.errors or language_form.errors) else 200
+    return render_template("accounts/account.html", password_form=password_form,
+                           language_form=language_form, error=error, role_titles=ROLE_TITLES), status
+
+
+@bp.get("/admin/users")
+@roles_required(Role.ADMIN)
+def users():
+    rows = db.session.scalars(sa.select(User).order_by(User.name)).all()
+    return render_template("accounts/users.html", users=rows, role_titles=ROLE_TITLES,
+                           logout_form=LogoutForm())
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@validates_own_csrf
+@roles_required(Role.ADMIN)
+def new_user():
+    return _edit_user(None)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@validates_own_csrf
+@roles_required(Role.ADMIN)
+def edit_user(user_id: int):
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return _edit_user(user)
+
+
+def _edit_user(user: User | None):
+    form = UserForm(obj=None) if user is None else UserForm(
+        data={"name": user.name, "email": user.email, "roles": [r.value for r in user.role_set],
+              "language": user.preferred_language, "active": user.active})
+    problems = []
+    if form.validate_on_submit():
+        roles = {Role(r) for r in form.roles.data}
+        password = form.password.data or ""
+        if user is not None and user.id == current_user.id and Role.ADMIN not in roles:
+            problems.append(_("You cannot take the administrator role away from yourself."))
+        if user is None and not password:
+            problems.append(_("Set a password for the new account."))
+        if not problems:
+            try:
+                if user is None:
+                    user = services.create_user(form.email.data, form.name.data, password, roles,
+                                                form.language.data)
+                else:
+                    other = services.find_by_email(form.email.data)
+                    if other is not None and other.id != user.id:
+                        raise services.DuplicateEmail(form.email.data)
+                    user.name = form.name.data.strip()
+                    user.email = services.normalise_email(form.email.data)
+                    user.preferred_language = form.language.data
+                    if user.active and not form.active.data:
+                        user.session_version += 1  # deactivating signs them out at once
+                    user.active = form.active.data
+                    if form.active.data:
+                        user.locked_until = None
+                    services.set_roles(user, roles)
+                    if password:
+                        services.set_password(user, password)
+            except services.DuplicateEmail:
+                problems.append(_("Another account already uses that email address."))
+            except services.WeakPassword:
+                problems.append(_("Use at least %(min)d characters.", min=services.MIN_PASSWORD_LENGTH))
+            else:
+                db.session.commit()
+                flash(_("The account for %(name)s has been saved.", name=user.name))
+                return redirect(url_for("accounts.users"))
+        db.session.rollback()
+    status = 400 if (problems or form.errors) else 200
+    return render_template("accounts/user_form.html", form=form, user=user, problems=problems), status

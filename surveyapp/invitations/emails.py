@@ -1,0 +1,67 @@
+"""Composing invitation and reminder emails in the nominee's language (or both, Welsh first)."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from surveyapp.i18n import tr
+from surveyapp.invitations.models import MessageKind
+from surveyapp.nominees.models import Nominee
+from surveyapp.participant.services import derive_token
+from surveyapp.reference import local_authorities
+
+SEPARATOR = "\n\n" + "-" * 60 + "\n\n"
+
+
+def language_mode(nominee: Nominee) -> str:
+    return nominee.preferred_language if nominee.preferred_language in ("cy", "en") else "bilingual"
+
+
+def personal_links(nominee: Nominee) -> tuple[str, str]:
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    token = derive_token(current_app.config["LINK_KEY"], nominee.link_nonce)
+    return f"{base}/p/{token}", f"{base}/p/{token}/decline"
+
+
+def _subject(kind: str, study_title: str) -> str:
+    if kind == MessageKind.REMINDER:
+        return _("Reminder: %(study)s", study=study_title)
+    return _("Invitation to take part: %(study)s", study=study_title)
+
+
+def _render(kind: str, nominee: Nominee, locale: str) -> tuple[str, str]:
+    with force_locale(locale):
+        study = nominee.participant.study
+        title = tr(study.title, locale)
+        link, decline = personal_links(nominee)
+        la = local_authorities().get(nominee.la_code)
+        body = render_template(
+            f"invitations/email/{kind}.txt", name=nominee.name, study_title=title, link=link,
+            decline_link=decline, ethics_reference=study.ethics_reference,
+            local_authority=la.name(locale) if la else nominee.la_code,
+        )
+        return _subject(kind, title), body
+
+
+def compose(kind: str, nominee: Nominee, message_id_seed: str) -> tuple[EmailMessage, str]:
+    """The email for one nominee and the language it is in ('cy', 'en' or 'bilingual')."""
+    mode = language_mode(nominee)
+    if mode == "bilingual":
+        subject_cy, body_cy = _render(kind, nominee, "cy")
+        subject_en, body_en = _render(kind, nominee, "en")
+        subject, body = f"{subject_cy} / {subject_en}", body_cy + SEPARATOR + body_en
+    else:
+        subject, body = _render(kind, nominee, mode)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = formataddr((nominee.name, nominee.email))
+    message["Message-ID"] = make_msgid(idstring=message_id_seed, domain=current_app.config["MAIL_DOMAIN"])
+    message.set_content(body, charset="utf-8")
+    message["Content-Language"] = "cy, en" if mode == "bilingual" else mode  # after: set_content resets it
+    return message, mode

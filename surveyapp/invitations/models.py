@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from surveyapp.db import UTCDateTime, db, utcnow
+from surveyapp.nominees.models import Nominee
+
+
+class MessageKind(enum.StrEnum):
+    INVITATION = "invitation"
+    REMINDER = "reminder"
+
+
+class MessageStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"        # handed to the mail server; outcome not yet recorded
+    SENT = "sent"              # the server accepted it (250)
+    FAILED = "failed"          # the server refused it; its reply is kept
+    UNCERTAIN = "uncertain"    # the sender stopped mid-send: it may have gone; never resent by itself
+
+
+class BatchStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    DONE = "done"
+
+
+KIND_TITLES = {MessageKind.INVITATION: _l("Invitations"), MessageKind.REMINDER: _l("Reminders")}
+MESSAGE_TITLES = {
+    MessageStatus.PENDING: _l("Waiting to be sent"),
+    MessageStatus.SENDING: _l("Sending"),
+    MessageStatus.SENT: _l("Sent"),
+    MessageStatus.FAILED: _l("Failed"),
+    MessageStatus.UNCERTAIN: _l("Not known: sending was interrupted"),
+}
+BATCH_TITLES = {
+    BatchStatus.QUEUED: _l("Queued"),
+    BatchStatus.RUNNING: _l("Sending"),
+    BatchStatus.INTERRUPTED: _l("Stopped before the end"),
+    BatchStatus.DONE: _l("Finished"),
+}
+
+
+class Batch(db.Model):
+    __tablename__ = "invitation_batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(20), default=BatchStatus.QUEUED.value)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+
+    messages: Mapped[list[Message]] = relationship(back_populates="batch", order_by="Message.id")
+
+
+class Message(db.Model):
+    __tablename__ = "invitation_message"
+    __table_args__ = (sa.UniqueConstraint("batch_id", "nominee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(sa.ForeignKey("invitation_batch.id"), index=True)
+    nominee_id: Mapped[int] = mapped_column(sa.ForeignKey("nominee.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(20), default=MessageStatus.PENDING.value)
+    language: Mapped[str | None] = mapped_column(sa.String(10))  # cy, en or bilingual
+    message_id: Mapped[str | None] = mapped_column(sa.String(200))
+    smtp_reply: Mapped[str | None] = mapped_column(sa.Text)
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    batch: Mapped[Batch] = relationship(back_populates="messages")
+    nominee: Mapped[Nominee] = relationship()

@@ -1,0 +1,167 @@
+"""Preparing and running batches of invitations or reminders.
+
+The rule that keeps anyone from getting two copies: a message is marked ``sending`` and
+committed *before* it is handed to the mail server, and ``sent`` or ``failed`` after. A
+batch that is run again (after a crash, a kill or a mail-server outage) first turns any
+``sending`` message into ``uncertain`` (it may have gone) and never sends those by itself;
+everything still ``pending`` is sent exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from surveyapp.db import db, utcnow
+from surveyapp.errors import DomainError
+from surveyapp.invitations import emails
+from surveyapp.invitations.mailer import DeliveryUncertain, Mailer, MailServerUnavailable, MessageRefused
+from surveyapp.invitations.models import Batch, BatchStatus, Message, MessageKind, MessageStatus
+from surveyapp.nominees.models import Nominee
+from surveyapp.participant.models import Participant, ParticipantStatus
+from surveyapp.studies.models import Study
+
+DELIVERED = (MessageStatus.SENT.value, MessageStatus.SENDING.value, MessageStatus.UNCERTAIN.value)
+FINISHED_PARTICIPANT = (ParticipantStatus.SUBMITTED.value, ParticipantStatus.DECLINED.value,
+                        ParticipantStatus.REFUSED.value)
+
+
+class NothingToSend(DomainError):
+    pass
+
+
+def open_batch(study: Study) -> Batch | None:
+    """A batch not yet finished (queued, running or interrupted), if there is one."""
+    return db.session.scalar(
+        sa.select(Batch).where(Batch.study_id == study.id, Batch.status != BatchStatus.DONE.value)
+        .order_by(Batch.id).limit(1))
+
+
+def _in_open_batches(study: Study):
+    return (sa.select(Message.nominee_id).join(Batch)
+            .where(Batch.study_id == study.id, Batch.status != BatchStatus.DONE.value,
+                   Message.status == MessageStatus.PENDING.value))
+
+
+def nominees_to_invite(study: Study) -> list[Nominee]:
+    """Not declined, never handed an invitation, and not already waiting in a batch."""
+    invited = sa.select(Message.nominee_id).where(Message.kind == MessageKind.INVITATION.value,
+                                                  Message.status.in_(DELIVERED))
+    return list(db.session.scalars(
+        sa.select(Nominee).where(Nominee.study_id == study.id, Nominee.declined_at.is_(None),
+                                 Nominee.id.not_in(invited), Nominee.id.not_in(_in_open_batches(study)))
+        .order_by(Nominee.id)))
+
+
+def nominees_to_remind(study: Study, now=None) -> list[Nominee]:
+    """Invited, not finished (submitted, declined or refused), and not written to lately."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["REMINDER_INTERVAL_DAYS"])
+    last_contact = (sa.select(Message.nominee_id, sa.func.max(Message.attempted_at).label("last"))
+                    .where(Message.status.in_(DELIVERED)).group_by(Message.nominee_id).subquery())
+    invited = sa.select(Message.nominee_id).where(Message.kind == MessageKind.INVITATION.value,
+                                                  Message.status.in_(DELIVERED))
+    return list(db.session.scalars(
+        sa.select(Nominee).join(Participant, Nominee.participant_id == Participant.id)
+        .join(last_contact, last_contact.c.nominee_id == Nominee.id)
+        .where(Nominee.study_id == study.id, Nominee.declined_at.is_(None),
+               Participant.status.not_in(FINISHED_PARTICIPANT), Nominee.id.in_(invited),
+               last_contact.c.last <= cutoff, Nominee.id.not_in(_in_open_batches(study)))
+        .order_by(Nominee.id)))
+
+
+def create_batch(study: Study, kind: MessageKind, created_by_id: int | None = None,
+                 nominee_ids: list[int] | None = None) -> Batch:
+    candidates = nominees_to_invite(study) if kind == MessageKind.INVITATION else nominees_to_remind(study)
+    if nominee_ids is not None:
+        wanted = set(nominee_ids)
+        candidates = [n for n in candidates if n.id in wanted]
+    if not candidates:
+        raise NothingToSend(kind.value)
+    batch = Batch(study_id=study.id, kind=kind.value, created_by_id=created_by_id,
+                  messages=[Message(nominee_id=n.id, kind=kind.value) for n in candidates])
+    db.session.add(batch)
+    db.session.flush()
+    return batch
+
+
+def counts(batch: Batch) -> dict[str, int]:
+    rows = db.session.execute(sa.select(Message.status, sa.func.count()).where(Message.batch_id == batch.id)
+                              .group_by(Message.status)).all()
+    result = {status.value: 0 for status in MessageStatus}
+    result.update({status: n for status, n in rows})
+    result["total"] = sum(n for _, n in rows)
+    return result
+
+
+def run_batch(batch_id: int, progress: Callable[[Message], None] | None = None,
+              mailer: Mailer | None = None) -> Batch:
+    """Send every pending message of a batch, committing each outcome as it happens."""
+    batch = db.session.get(Batch, batch_id)
+    if batch is None or batch.status == BatchStatus.DONE:
+        return batch
+    db.session.execute(
+        sa.update(Message).where(Message.batch_id == batch.id, Message.status == MessageStatus.SENDING.value)
+        .values(status=MessageStatus.UNCERTAIN.value,
+                smtp_reply="Sending was interrupted before the outcome was recorded; it may have been delivered."))
+    batch.status, batch.started_at, batch.note = BatchStatus.RUNNING.value, batch.started_at or utcnow(), None
+    db.session.commit()
+
+    mailer = mailer or Mailer(current_app.config)
+    pending = db.session.scalars(sa.select(Message.id).where(
+        Message.batch_id == batch.id, Message.status == MessageStatus.PENDING.value).order_by(Message.id)).all()
+    try:
+        for message_id in pending:
+            message = db.session.get(Message, message_id)
+            if not _send_one(message, mailer):
+                batch.status, batch.note = BatchStatus.INTERRUPTED.value, message.smtp_reply
+                db.session.commit()
+                return batch
+            if progress:
+                progress(message)
+    finally:
+        mailer.close()
+    batch.status, batch.finished_at = BatchStatus.DONE.value, utcnow()
+    db.session.commit()
+    return batch
+
+
+def _send_one(message: Message, mailer: Mailer) -> bool:
+    """Send one message and record what happened. False: stop the batch (try again later)."""
+    nominee = message.nominee
+    if nominee.declined_at is not None:
+        message.status, message.smtp_reply = MessageStatus.FAILED.value, "Not sent: the nominee declined."
+        db.session.commit()
+        return True
+    email, mode = emails.compose(message.kind, nominee, f"inv{message.id}")
+    message.language, message.message_id = mode, email["Message-ID"]
+    message.status, message.attempted_at = MessageStatus.SENDING.value, utcnow()
+    db.session.commit()  # recorded before the hand-over: a crash now leaves "sending", never a resend
+    try:
+        reply = mailer.send(email)
+    except MailServerUnavailable as exc:
+        message.status, message.smtp_reply = MessageStatus.PENDING.value, f"Mail server unavailable: {exc}"
+        db.session.commit()
+        return False
+    except MessageRefused as exc:
+        message.status, message.smtp_reply = MessageStatus.FAILED.value, exc.reply
+    except DeliveryUncertain as exc:
+        message.status, message.smtp_reply = MessageStatus.UNCERTAIN.value, f"Connection lost while sending: {exc}"
+        db.session.commit()
+        return False
+    else:
+        message.status, message.smtp_reply, message.sent_at = MessageStatus.SENT.value, reply, utcnow()
+    db.session.commit()
+    return True
+
+
+def resend(message: Message) -> Batch:
+    """A researcher's deliberate resend of a failed or uncertain message: a new batch of one."""
+    batch = Batch(study_id=message.batch.study_id, kind=message.kind,
+                  messages=[Message(nominee_id=message.nominee_id, kind=message.kind)])
+    db.session.add(batch)
+    db.session.flush()
+    return batch

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import EmailField, HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length
+
+from surveyapp.forms import BaseForm
+from surveyapp.i18n import current_locale
+from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
+
+
+class UploadForm(BaseForm):
+    file = FileField(_l("Nominee list (CSV or Excel .xlsx)"), validators=[
+        FileRequired(message=_l("Choose a file to upload.")),
+        FileAllowed(["csv", "xlsx"], message=_l("Upload a .csv or .xlsx file.")),
+    ])
+
+
+class ConfirmImportForm(BaseForm):
+    """Carries the checked file back so that only its valid rows can be imported."""
+
+    filename = HiddenField()
+    data = HiddenField()
+
+
+class NomineeForm(BaseForm):
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")), Length(max=200)])
+    email = EmailField(_l("Email address"), validators=[
+        DataRequired(message=_l("Enter an email address.")),
+        Email(message=_l("Enter an email address like name@example.org."), check_deliverability=False),
+    ])
+    la_code = SelectField(_l("Local authority"))
+    service_area = RadioField(_l("Service area"), choices=list(SERVICE_AREAS.items()))
+    agency = SelectField(_l("Agency"), choices=list(AGENCIES.items()))
+    role = StringField(_l("Role or job title"), validators=[Length(max=200)])
+    preferred_language = RadioField(_l("Preferred language"), choices=list(LANGUAGE_PREFERENCES.items()))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        locale = current_locale()
+        self.la_code.choices = sorted(((la.code, la.name(locale)) for la in local_authorities().values()),
+                                      key=lambda c: c[1])

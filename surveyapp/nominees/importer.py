@@ -1,0 +1,384 @@
+"""Read a spreadsheet of nominees (.csv or .xlsx) and say, line by line, what is wrong with it.
+
+Pure: no Flask app, no database. The caller passes the e-mail addresses already invited and
+decides what to do with the result. Every problem carries a stable ``code`` for programs and a
+``message`` for people; the message is translated when it is read, in the locale of that moment.
+
+Line numbers are the ones people see: in a CSV file the physical line where the record starts
+(header = line 1; a quoted value spanning lines moves later records down), in a workbook the
+sheet's row number. Blank rows are skipped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+import warnings
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
+
+COLUMNS = ("name", "email", "la_code", "service_area", "agency", "role", "preferred_language")
+LANGUAGE_SYNONYMS = {"welsh": "cy", "cymraeg": "cy", "english": "en", "saesneg": "en"}
+MAX_SHOWN = 60  # characters of an offending value quoted back in a message
+
+# Whole-file problems (line 0, or the header's line for a missing column).
+NOT_UTF8 = _l(
+    "The file is not saved as UTF-8, so its letters cannot be read reliably. In Excel, choose "
+    "Save As, pick \"CSV UTF-8 (Comma delimited)\" and upload the new file."
+)
+BAD_CSV = _l(
+    "The file could not be read as CSV from line %(line)d onwards. Check that line for a "
+    "quotation mark without a partner, save the file again as \"CSV UTF-8\" and upload it."
+)
+BAD_XLSX = _l(
+    "The file could not be opened as an Excel workbook. It may be damaged or password "
+    "protected. Save it again as an .xlsx workbook or as \"CSV UTF-8\" and upload the new file."
+)
+UNSUPPORTED_TYPE = _l(
+    "The file '%(value)s' is not a type that can be read. Upload a CSV file saved as "
+    "\"CSV UTF-8\" (.csv) or an Excel workbook (.xlsx)."
+)
+EMPTY_FILE = _l("The file is empty. Its first row must name these columns: %(allowed)s.")
+NO_DATA_ROWS = _l("The file has column headings but no nominees below them.")
+MISSING_COLUMN = _l(
+    "Line %(line)d: there is no '%(column)s' column. The first row of the file must name "
+    "these columns: %(allowed)s."
+)
+TOO_MANY_ROWS = _l(
+    "The file lists more than %(max)d nominees. Split it into files of at most %(max)d "
+    "nominees and upload them one at a time."
+)
+
+# Problems with one row.
+MISSING_NAME = _l("Line %(line)d: the name is missing. Every nominee needs a name.")
+MISSING_EMAIL = _l("Line %(line)d: the email address is missing. Every nominee needs one.")
+BAD_EMAIL = _l("Line %(line)d: '%(value)s' is not a valid email address.")
+MISSING_LA = _l("Line %(line)d: the local authority code is missing. Use one of: %(allowed)s.")
+UNKNOWN_LA = _l(
+    "Line %(line)d: '%(value)s' is not a local authority code. Use one of: %(allowed)s."
+)
+MISSING_SERVICE_AREA = _l(
+    "Line %(line)d: the service area is missing. Use one of: %(allowed)s."
+)
+UNKNOWN_SERVICE_AREA = _l(
+    "Line %(line)d: '%(value)s' is not a service area. Use one of: %(allowed)s."
+)
+MISSING_AGENCY = _l("Line %(line)d: the agency is missing. Use one of: %(allowed)s.")
+UNKNOWN_AGENCY = _l("Line %(line)d: '%(value)s' is not an agency. Use one of: %(allowed)s.")
+MISSING_LANGUAGE = _l(
+    "Line %(line)d: the preferred language is missing. Use one of: %(allowed)s."
+)
+UNKNOWN_LANGUAGE = _l(
+    "Line %(line)d: '%(value)s' is not a language preference. Use one of: %(allowed)s."
+)
+DUPLICATE_IN_FILE = _l(
+    "Line %(line)d: %(value)s is already listed on line %(first_line)d of this file. "
+    "List each person only once."
+)
+ALREADY_INVITED = _l("Line %(line)d: %(value)s has already been invited.")
+
+
+@dataclass(frozen=True)
+class NomineeRow:
+    """One data row. For rows without problems the values are the clean, allowed values;
+    for rows with problems they hold the tidied input (so it can be shown back)."""
+
+    line: int
+    name: str
+    email: str  # normalised and lower-cased
+    la_code: str  # upper-cased
+    service_area: str
+    agency: str
+    role: str
+    preferred_language: str  # 'cy' | 'en' | 'unknown'
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int  # 0 for a problem with the whole file
+    column: str | None
+    code: str  # stable, for programs: 'bad_email', 'unknown_la', ...
+    template: LazyString = field(repr=False, hash=False)
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def message(self) -> str:
+        """The sentence for people, in the current locale."""
+        return str(self.template) % self.params
+
+
+@dataclass
+class ImportResult:
+    rows: list[NomineeRow]
+    problems: list[RowProblem]
+    total_lines: int  # non-blank data rows seen
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def bad_lines(self) -> list[int]:
+        """Lines (>= 1) that have at least one problem, in order."""
+        return sorted({p.line for p in self.problems if p.line > 0})
+
+    @property
+    def valid_rows(self) -> list[NomineeRow]:
+        bad = set(self.bad_lines)
+        return [row for row in self.rows if row.line not in bad]
+
+
+class _FileProblem(Exception):
+    def __init__(self, problem: RowProblem):
+        super().__init__(problem.code)
+        self.problem = problem
+
+
+def parse_nominees(
+    filename: str,
+    data: bytes,
+    *,
+    existing_emails: Collection[str] = frozenset(),
+    max_rows: int = 100_000,
+) -> ImportResult:
+    """Parse an uploaded nominee list; never raises for bad input, it reports it."""
+    suffix = PurePath(filename or "").suffix.lower()
+    limit = max_rows + 2  # header, max_rows rows, and one more to know there are too many
+    try:
+        if suffix == ".csv":
+            records = _read_csv(data, limit)
+        elif suffix == ".xlsx":
+            records = _read_xlsx(data, limit)
+        else:
+            raise _FileProblem(
+                _problem(0, None, "unreadable", UNSUPPORTED_TYPE, value=_shown(filename or ""))
+            )
+    except _FileProblem as exc:
+        return ImportResult(rows=[], problems=[exc.problem], total_lines=0)
+    return _check(records, existing_emails, max_rows)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+Record = tuple[int, list[str]]  # (line, cleaned cells) of a non-blank row
+
+
+def _clean(value: Any) -> str:
+    if value is None:
+        return ""
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def _read_csv(data: bytes, limit: int) -> list[Record]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _FileProblem(_problem(0, None, "unreadable", NOT_UTF8)) from None
+    # strict: an unmatched quote is an error, not a field that silently swallows later rows
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[Record] = []
+    start = 1  # the physical line the next record starts on
+    try:
+        for raw in reader:
+            line, start = start, reader.line_num + 1
+            cells = [_clean(c) for c in raw]
+            if any(cells):
+                records.append((line, cells))
+                if len(records) >= limit:
+                    break
+    except csv.Error:
+        raise _FileProblem(_problem(0, None, "unreadable", BAD_CSV, line=start)) from None
+    return records
+
+
+def _read_xlsx(data: bytes, limit: int) -> list[Record]:
+    import openpyxl  # only needed for workbooks
+
+    records: list[Record] = []
+    try:
+        # openpyxl warns about features it ignores (styles, validation); they don't matter here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            try:
+                if book.worksheets:
+                    sheet = book.worksheets[0]
+                    sheet.reset_dimensions()  # don't trust the stored size; read every row
+                    rows = sheet.iter_rows(values_only=True)
+                    for line, values in enumerate(rows, start=1):  # gaps come back as empty rows
+                        cells = [_clean(v) for v in values]
+                        if any(cells):
+                            records.append((line, cells))
+                            if len(records) >= limit:
+                                break
+            finally:
+                book.close()
+    except Exception:  # a damaged workbook can fail in many ways; all mean "unreadable"
+        raise _FileProblem(_problem(0, None, "unreadable", BAD_XLSX)) from None
+    return records
+
+
+# --- checking -------------------------------------------------------------------------------
+
+
+def _problem(
+    at: int, column: str | None, code: str, template: LazyString, /, **params: Any
+) -> RowProblem:
+    """A problem at line ``at`` (0: the whole file); row problems get ``line`` for the message."""
+    if at:
+        params.setdefault("line", at)
+    return RowProblem(line=at, column=column, code=code, template=template, params=params)
+
+
+def _shown(value: str) -> str:
+    """An offending value as quoted back: on one line and not too long."""
+    value = " ".join(value.split())
+    return value if len(value) <= MAX_SHOWN else value[: MAX_SHOWN - 1] + "…"
+
+
+def _key(value: str) -> str:
+    """Headings and codes as typed -> as stored: 'Whole area' -> 'whole_area'."""
+    return re.sub(r"[\s-]+", "_", value.strip().lower())
+
+
+def _check(records: list[Record], existing_emails: Collection[str], max_rows: int) -> ImportResult:
+    columns = ", ".join(COLUMNS)
+    if not records:
+        problem = _problem(0, None, "empty_file", EMPTY_FILE, allowed=columns)
+        return ImportResult(rows=[], problems=[problem], total_lines=0)
+
+    (header_line, header), data = records[0], records[1:]
+    index: dict[str, int] = {}
+    for i, cell in enumerate(header):
+        index.setdefault(_key(cell), i)  # a repeated heading: the first one wins
+    missing = [c for c in COLUMNS if c not in index]
+    if missing:
+        problems = [
+            _problem(header_line, c, "missing_column", MISSING_COLUMN, column=c, allowed=columns)
+            for c in missing
+        ]
+        return ImportResult(rows=[], problems=problems, total_lines=len(data))
+    if len(data) > max_rows:
+        problem = _problem(0, None, "too_many_rows", TOO_MANY_ROWS, max=max_rows)
+        return ImportResult(rows=[], problems=[problem], total_lines=len(data))
+    if not data:
+        problem = _problem(0, None, "empty_file", NO_DATA_ROWS)
+        return ImportResult(rows=[], problems=[problem], total_lines=0)
+
+    las = local_authorities()
+    allowed_las = ", ".join(las)
+    allowed_areas = ", ".join(SERVICE_AREAS)
+    allowed_agencies = ", ".join(AGENCIES)
+    allowed_languages = ", ".join(LANGUAGE_PREFERENCES)
+    existing = {e.strip().lower() for e in existing_emails}
+    first_seen: dict[str, int] = {}
+    rows: list[NomineeRow] = []
+    problems: list[RowProblem] = []
+
+    for line, cells in data:
+
+        def get(column: str, cells: list[str] = cells) -> str:
+            i = index[column]
+            return cells[i] if i < len(cells) else ""
+
+        name = get("name")
+        if not name:
+            problems.append(_problem(line, "name", "missing_name", MISSING_NAME))
+
+        raw_email = get("email")
+        email = raw_email.lower()
+        email_ok = False
+        if not raw_email:
+            problems.append(_problem(line, "email", "bad_email", MISSING_EMAIL))
+        else:
+            try:
+                email = validate_email(raw_email, check_deliverability=False).normalized.lower()
+                email_ok = True
+            except EmailNotValidError:
+                problems.append(
+                    _problem(line, "email", "bad_email", BAD_EMAIL, value=_shown(raw_email))
+                )
+
+        raw_la = get("la_code")
+        la_code = raw_la.upper()
+        if not raw_la:
+            problems.append(
+                _problem(line, "la_code", "unknown_la", MISSING_LA, allowed=allowed_las)
+            )
+        elif la_code not in las:
+            problems.append(
+                _problem(line, "la_code", "unknown_la", UNKNOWN_LA,
+                         value=_shown(raw_la), allowed=allowed_las)
+            )
+
+        raw_area = get("service_area")
+        service_area = _key(raw_area)
+        if not raw_area:
+            problems.append(
+                _problem(line, "service_area", "unknown_service_area", MISSING_SERVICE_AREA,
+                         allowed=allowed_areas)
+            )
+        elif service_area not in SERVICE_AREAS:
+            problems.append(
+                _problem(line, "service_area", "unknown_service_area", UNKNOWN_SERVICE_AREA,
+                         value=_shown(raw_area), allowed=allowed_areas)
+            )
+
+        raw_agency = get("agency")
+        agency = _key(raw_agency)
+        if not raw_agency:
+            problems.append(
+                _problem(line, "agency", "unknown_agency", MISSING_AGENCY,
+                         allowed=allowed_agencies)
+            )
+        elif agency not in AGENCIES:
+            problems.append(
+                _problem(line, "agency", "unknown_agency", UNKNOWN_AGENCY,
+                         value=_shown(raw_agency), allowed=allowed_agencies)
+            )
+
+        raw_language = get("preferred_language")
+        language = raw_language.lower()
+        language = LANGUAGE_SYNONYMS.get(language, language)
+        if not raw_language:
+            problems.append(
+                _problem(line, "preferred_language", "missing_language", MISSING_LANGUAGE,
+                         allowed=allowed_languages)
+            )
+        elif language not in LANGUAGE_PREFERENCES:
+            problems.append(
+                _problem(line, "preferred_language", "unknown_language", UNKNOWN_LANGUAGE,
+                         value=_shown(raw_language), allowed=allowed_languages)
+            )
+
+        if email_ok:
+            if email in first_seen:
+                problems.append(
+                    _problem(line, "email", "duplicate_in_file", DUPLICATE_IN_FILE,
+                             value=email, first_line=first_seen[email])
+                )
+            else:
+                first_seen[email] = line
+            if email in existing:
+                problems.append(
+                    _problem(line, "email", "already_invited", ALREADY_INVITED, value=email)
+                )
+
+        rows.append(
+            NomineeRow(
+                line=line, name=name, email=email, la_code=la_code, service_area=service_area,
+                agency=agency, role=get("role"), preferred_language=language,
+            )
+        )
+
+    return ImportResult(rows=rows, problems=problems, total_lines=len(data))

@@ -1,0 +1,67 @@
+"""Adding, importing and editing nominees. Each nominee gets a participant and a link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from surveyapp.db import db
+from surveyapp.errors import DomainError
+from surveyapp.nominees.models import Nominee
+from surveyapp.participant.services import create_linked_participant
+from surveyapp.studies.models import Study
+
+
+class DuplicateNominee(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class NomineeData:
+    name: str
+    email: str
+    la_code: str
+    service_area: str
+    agency: str
+    role: str
+    preferred_language: str
+
+
+def existing_emails(study: Study) -> frozenset[str]:
+    return frozenset(db.session.scalars(sa.select(Nominee.email).where(Nominee.study_id == study.id)))
+
+
+def add_nominee(study: Study, data: NomineeData, link_key: str) -> Nominee:
+    email = data.email.strip().lower()
+    if email in existing_emails(study):
+        raise DuplicateNominee(email)
+    language = data.preferred_language if data.preferred_language in ("cy", "en") else None
+    participant, nonce = create_linked_participant(study, link_key, language=language)
+    nominee = Nominee(study_id=study.id, participant=participant, link_nonce=nonce, name=data.name.strip(),
+                      email=email, la_code=data.la_code, service_area=data.service_area,
+                      agency=data.agency, role=data.role.strip(), preferred_language=data.preferred_language)
+    db.session.add(nominee)
+    db.session.flush()
+    return nominee
+
+
+def import_nominees(study: Study, rows, link_key: str) -> list[Nominee]:
+    """Add every row (already validated by the importer); all or nothing, the caller commits."""
+    return [add_nominee(study, NomineeData(r.name, r.email, r.la_code, r.service_area, r.agency, r.role,
+                                           r.preferred_language), link_key)
+            for r in rows]
+
+
+def update_nominee(nominee: Nominee, data: NomineeData) -> None:
+    email = data.email.strip().lower()
+    clash = db.session.scalar(sa.select(Nominee.id).where(
+        Nominee.study_id == nominee.study_id, Nominee.email == email, Nominee.id != nominee.id))
+    if clash is not None:
+        raise DuplicateNominee(email)
+    nominee.name, nominee.email = data.name.strip(), email
+    nominee.la_code, nominee.service_area, nominee.agency = data.la_code, data.service_area, data.agency
+    nominee.role, nominee.preferred_language = data.role.strip(), data.preferred_language
+    if nominee.participant.language is None and data.preferred_language in ("cy", "en"):
+        nominee.participant.language = data.preferred_language
+    db.session.flush()

@@ -1,0 +1,46 @@
+"""The task queue: long jobs started from the web run in a worker, never in a request.
+
+Huey stores tasks in SQLite in the instance folder by default, or in Redis when
+TASK_QUEUE_URL is ``redis://...``. ``surveyapp worker`` runs the consumer.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from huey import RedisHuey, SqliteHuey
+
+_apps: dict[str, Flask] = {}
+
+
+def make_huey(app: Flask):
+    url = app.config["TASK_QUEUE_URL"]
+    name = f"surveyapp-{app.config.get('ENV', 'production')}"
+    if url.startswith("redis://"):
+        huey = RedisHuey(name, url=url)
+    elif url.startswith("sqlite:///"):
+        huey = SqliteHuey(name, filename=url[len("sqlite:///"):])
+    else:
+        raise ValueError(f"TASK_QUEUE_URL must start with sqlite:/// or redis://, not {url!r}")
+    _apps[huey.name] = app
+
+    @huey.task(name="send_batch")
+    def send_batch(batch_id: int) -> None:
+        from surveyapp.invitations.services import run_batch
+
+        with _apps[huey.name].app_context():
+            run_batch(batch_id)
+
+    huey.surveyapp_tasks = {"send_batch": send_batch}
+    return huey
+
+
+def get_huey(app: Flask | None = None):
+    """The app's Huey, made on first use (its SQLite file is opened then, not at start-up)."""
+    app = app or current_app._get_current_object()
+    if app.extensions.get("huey") is None:
+        app.extensions["huey"] = make_huey(app)
+    return app.extensions["huey"]
+
+
+def enqueue(task_name: str, *args) -> None:
+    get_huey().surveyapp_tasks[task_name](*args)
