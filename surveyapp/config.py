@@ -51,6 +51,7 @@ def _defaults(instance_path: str) -> dict:
         "REMEMBER_COOKIE_DURATION": 0,
         # Login attempts per address; "redis://127.0.0.1:6379" shares the count across workers.
         "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": False,
         "SESSION_COOKIE_SAMESITE": "Lax",
     }
@@ -84,6 +85,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     for key in ("SMTP_PORT", "SMTP_TIMEOUT", "REMINDER_INTERVAL_DAYS"):
         cfg[key] = int(cfg[key])
     cfg["SMTP_STARTTLS"] = _as_bool(cfg["SMTP_STARTTLS"])
+    cfg["RATELIMIT_ENABLED"] = _as_bool(cfg["RATELIMIT_ENABLED"])
     cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_CONTENT_LENGTH"])
     cfg["MAX_FORM_MEMORY_SIZE"] = cfg["MAX_CONTENT_LENGTH"]
     cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]

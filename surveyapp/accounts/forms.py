@@ -1,7 +1,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -9,7 +17,7 @@ from surveyapp.access import ROLE_TITLES, Role
 from surveyapp.accounts.services import MIN_PASSWORD_LENGTH
 from surveyapp.forms import BaseForm
 
-LANGUAGE_CHOICES = [("cy", "Cymraeg"), ("en", "English")]
+LANGUAGE_CHOICES = [SelectChoice("cy", "Cymraeg"), SelectChoice("en", "English")]
 _password_length = Length(min=MIN_PASSWORD_LENGTH,
                           message=_l("Use at least %(min)d characters."))
 
@@ -40,7 +48,7 @@ class RolesField(SelectMultipleField):
 
 
 def _role_choices():
-    return [(role.value, ROLE_TITLES[role]) for role in Role]
+    return [SelectChoice(role.value, ROLE_TITLES[role]) for role in Role]
 
 
 class UserForm(BaseForm):

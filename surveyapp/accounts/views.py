@@ -73,24 +73,24 @@ def logout():
 @validates_own_csrf
 @signed_in
 def account():
-    password_form = PasswordForm(prefix="pw")
-    language_form = LanguageForm(prefix="lang", language=current_user.preferred_language)
+    password_form = PasswordForm()
+    language_form = LanguageForm(language=current_user.preferred_language)
     error = None
-    if "pw-new" in request.form and password_form.validate_on_submit():
+    if "new" in request.form and password_form.validate_on_submit():
         try:
             services.change_password(current_user, password_form.current.data, password_form.new.data)
         except services.LoginFailed:
             error = _("Your current password is not right.")
         else:
             db.session.commit()
-            login_user(current_user)  # this session carries on; every other one is signed out
+            login_user(current_user._get_current_object())  # this session carries on; others are signed out
             flash(_("Your password has been changed. You have been signed out everywhere else."))
             return redirect(url_for("accounts.account"))
-    elif "lang-language" in request.form and language_form.validate_on_submit():
+    elif "language" in request.form and language_form.validate_on_submit():
         i18n.choose_locale(language_form.language.data)
         db.session.commit()
         return redirect(url_for("accounts.account"))
-    status = 400 if (error or password_form.errors or language_form.errors) else 200
+    status = 400 if (error or (request.method == "POST" and (password_form.errors or language_form.errors))) else 200
     return render_template("accounts/account.html", password_form=password_form,
                            language_form=language_form, error=error, role_titles=ROLE_TITLES), status
 

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import EmailField, HiddenField, RadioField, SelectField, StringField
+from wtforms import EmailField, HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from surveyapp.forms import BaseForm
 from surveyapp.i18n import current_locale
 from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
+
+
+def _choices(titles: dict) -> list[SelectChoice]:
+    return [SelectChoice(code, title) for code, title in titles.items()]
 
 
 class UploadForm(BaseForm):
@@ -31,13 +35,13 @@ class NomineeForm(BaseForm):
         Email(message=_l("Enter an email address like name@example.org."), check_deliverability=False),
     ])
     la_code = SelectField(_l("Local authority"))
-    service_area = RadioField(_l("Service area"), choices=list(SERVICE_AREAS.items()))
-    agency = SelectField(_l("Agency"), choices=list(AGENCIES.items()))
+    service_area = RadioField(_l("Service area"), choices=_choices(SERVICE_AREAS))
+    agency = SelectField(_l("Agency"), choices=_choices(AGENCIES))
     role = StringField(_l("Role or job title"), validators=[Length(max=200)])
-    preferred_language = RadioField(_l("Preferred language"), choices=list(LANGUAGE_PREFERENCES.items()))
+    preferred_language = RadioField(_l("Preferred language"), choices=_choices(LANGUAGE_PREFERENCES))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         locale = current_locale()
-        self.la_code.choices = sorted(((la.code, la.name(locale)) for la in local_authorities().values()),
-                                      key=lambda c: c[1])
+        self.la_code.choices = sorted((SelectChoice(la.code, la.name(locale)) for la in local_authorities().values()),
+                                      key=lambda c: c.label)
