@@ -223,8 +223,11 @@ def invitations_send(slug: str | None, reminders: bool):
     counts = services.counts(batch)
     todo = counts["pending"]
     click.echo(f"batch {batch.id} ({batch.kind}): {todo} to send, {counts['total'] - todo} already handled")
-    with click.progressbar(length=todo, label="sending", show_pos=True) as bar:
-        batch = services.run_batch(batch.id, progress=lambda message: bar.update(1))
+    try:
+        with click.progressbar(length=todo, label="sending", show_pos=True) as bar:
+            batch = services.run_batch(batch.id, progress=lambda message: bar.update(1))
+    except services.BatchBusy as exc:
+        raise click.ClickException(f"{exc}; try again when it has finished") from exc
     counts = services.counts(batch)
     click.echo(f"{batch.status}: {counts['sent']} sent, {counts['failed']} failed, "
                f"{counts['uncertain']} uncertain, {counts['pending']} still to send")
@@ -334,6 +337,7 @@ def demo(host: str, port: int, no_serve: bool):
     slugs = [s.slug for s in db.session.scalars(db.select(Study).where(Study.open_link.is_(True)))]
     for slug in slugs:
         click.echo(f"Open survey: http://{host}:{port}/s/{slug}")
+    click.echo(f"Researchers sign in at: http://{host}:{port}/login")
     if not no_serve:
         from werkzeug.serving import run_simple
 

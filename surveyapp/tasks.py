@@ -25,10 +25,13 @@ def make_huey(app: Flask):
 
     @huey.task(name="send_batch")
     def send_batch(batch_id: int) -> None:
-        from surveyapp.invitations.services import run_batch
+        from surveyapp.invitations.services import BatchBusy, run_batch
 
         with _apps[huey.name].app_context():
-            run_batch(batch_id)
+            try:
+                run_batch(batch_id)
+            except BatchBusy:
+                pass  # another sender has it; it will finish the batch
 
     huey.surveyapp_tasks = {"send_batch": send_batch}
     return huey

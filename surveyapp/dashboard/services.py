@@ -103,6 +103,7 @@ class AuthorityCoverage:
     code: str
     children: Coverage
     adults: Coverage
+    whole_area: Coverage  # a return speaking for the whole area (it also counts for both)
     overall: Coverage
 
 
@@ -140,8 +141,8 @@ def coverage(study: Study) -> dict[str, AuthorityCoverage]:
             state = Coverage.PARTLY
         else:
             continue
-        for part in (SERVICES if service == "whole_area" else (service,)):
-            if part in SERVICES and rank[state] > rank[level.get((la, part), Coverage.MISSING)]:
+        for part in ((*SERVICES, service) if service == "whole_area" else (service,)):
+            if rank[state] > rank[level.get((la, part), Coverage.MISSING)]:
                 level[(la, part)] = state
     result = {}
     for code in local_authorities():
@@ -153,7 +154,8 @@ def coverage(study: Study) -> dict[str, AuthorityCoverage]:
             overall = Coverage.MISSING
         else:
             overall = Coverage.PARTLY
-        result[code] = AuthorityCoverage(code, children, adults, overall)
+        whole_area = level.get((code, "whole_area"), Coverage.MISSING)
+        result[code] = AuthorityCoverage(code, children, adults, whole_area, overall)
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import parseaddr
@@ -37,42 +38,57 @@ class Mailer:
         self._smtp: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
+        smtp = None
         try:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             smtp.ehlo()
             if self.starttls:
-                smtp.starttls()
+                smtp.starttls(context=ssl.create_default_context())  # checks the certificate
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self.password or "")
         except (OSError, smtplib.SMTPException) as exc:
+            if smtp is not None:
+                smtp.close()
             raise MailServerUnavailable(str(exc)) from exc
         return smtp
 
     def send(self, message: EmailMessage) -> str:
         """Send one message; return the server's reply to it ("250 ...").
 
-        The SMTP steps are taken one by one so that the server's own words are kept,
-        for a refusal as much as for an acceptance.
+        The SMTP steps are taken one by one so that the server's own words are kept, for a
+        refusal as much as for an acceptance, and so that a broken connection is judged by
+        how far the message got: before DATA nothing was handed over (reconnect once, then
+        report the server unavailable); during DATA it may have gone (uncertain).
         """
-        if self._smtp is None:
-            self._smtp = self._connect()
-        smtp = self._smtp
+        for attempt in (1, 2):
+            if self._smtp is None:
+                self._smtp = self._connect()
+            try:
+                self._envelope(message)
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                self.close()
+                if attempt == 2:
+                    raise MailServerUnavailable(str(exc)) from exc
+                continue
+            return self._data(message)
+        raise AssertionError("unreachable")
+
+    def _envelope(self, message: EmailMessage) -> None:
         sender = parseaddr(message["From"])[1]
         recipient = parseaddr(message["To"])[1]
+        for step in (lambda: self._smtp.mail(sender), lambda: self._smtp.rcpt(recipient)):
+            code, text = step()
+            if code not in (250, 251):
+                self._reset()
+                raise MessageRefused(_reply(code, text))
+
+    def _data(self, message: EmailMessage) -> str:
         try:
-            for step in (lambda: smtp.mail(sender), lambda: smtp.rcpt(recipient)):
-                code, text = step()
-                if code not in (250, 251):
-                    self._reset()
-                    raise MessageRefused(_reply(code, text))
-            code, text = smtp.data(message.as_bytes(policy=SMTP))
+            code, text = self._smtp.data(message.as_bytes(policy=SMTP))
         except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was handed over
             self._reset()
             raise MessageRefused(_reply(exc.smtp_code, exc.smtp_error)) from exc
-        except smtplib.SMTPServerDisconnected as exc:
-            self._smtp = None
-            raise DeliveryUncertain(str(exc)) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise DeliveryUncertain(str(exc)) from exc
@@ -92,5 +108,5 @@ class Mailer:
             try:
                 self._smtp.quit()
             except (smtplib.SMTPException, OSError):
-                pass
+                self._smtp.close()
             self._smtp = None

@@ -9,6 +9,9 @@ everything still ``pending`` is sent exactly once.
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -97,17 +100,64 @@ def counts(batch: Batch) -> dict[str, int]:
     return result
 
 
+class BatchBusy(DomainError):
+    """Another live sender is working on this batch."""
+
+
+RUNNER_STALE_AFTER = timedelta(minutes=5)
+
+
+def _me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _runner_alive(runner: str, heartbeat_at, now) -> bool:
+    """A sender on this host is alive while its process is; elsewhere, while it beats."""
+    host, _, rest = runner.partition(":")
+    pid = rest.partition(":")[0]
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return heartbeat_at is not None and now - heartbeat_at < RUNNER_STALE_AFTER
+
+
+def _claim(batch: Batch) -> bool:
+    """Take the batch for this sender, unless a live one has it (compare-and-swap)."""
+    now = utcnow()
+    if batch.runner and _runner_alive(batch.runner, batch.heartbeat_at, now):
+        return False
+    previous = Batch.runner.is_(None) if batch.runner is None else Batch.runner == batch.runner
+    claimed = db.session.execute(
+        sa.update(Batch).where(Batch.id == batch.id, previous)
+        .values(runner=_me(), heartbeat_at=now, status=BatchStatus.RUNNING.value, note=None,
+                started_at=sa.func.coalesce(Batch.started_at, now))
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
 def run_batch(batch_id: int, progress: Callable[[Message], None] | None = None,
               mailer: Mailer | None = None) -> Batch:
-    """Send every pending message of a batch, committing each outcome as it happens."""
+    """Send every pending message of a batch, committing each outcome as it happens.
+
+    Raises BatchBusy when another live sender has the batch.
+    """
     batch = db.session.get(Batch, batch_id)
     if batch is None or batch.status == BatchStatus.DONE:
         return batch
+    if not _claim(batch):
+        raise BatchBusy(f"batch {batch_id} is being sent by {batch.runner}")
+    db.session.refresh(batch)
+    # Only now, with the batch ours, can a "sending" left behind be a crashed sender's.
     db.session.execute(
         sa.update(Message).where(Message.batch_id == batch.id, Message.status == MessageStatus.SENDING.value)
         .values(status=MessageStatus.UNCERTAIN.value,
                 smtp_reply="Sending was interrupted before the outcome was recorded; it may have been delivered."))
-    batch.status, batch.started_at, batch.note = BatchStatus.RUNNING.value, batch.started_at or utcnow(), None
     db.session.commit()
 
     mailer = mailer or Mailer(current_app.config)
@@ -118,15 +168,17 @@ def run_batch(batch_id: int, progress: Callable[[Message], None] | None = None,
             message = db.session.get(Message, message_id)
             if not _send_one(message, mailer):
                 batch.status, batch.note = BatchStatus.INTERRUPTED.value, message.smtp_reply
-                db.session.commit()
                 return batch
+            batch.heartbeat_at = utcnow()
+            db.session.commit()
             if progress:
                 progress(message)
+        batch.status, batch.finished_at = BatchStatus.DONE.value, utcnow()
+        return batch
     finally:
         mailer.close()
-    batch.status, batch.finished_at = BatchStatus.DONE.value, utcnow()
-    db.session.commit()
-    return batch
+        batch.runner = None
+        db.session.commit()
 
 
 def _send_one(message: Message, mailer: Mailer) -> bool:
@@ -137,9 +189,17 @@ def _send_one(message: Message, mailer: Mailer) -> bool:
         db.session.commit()
         return True
     email, mode = emails.compose(message.kind, nominee, f"inv{message.id}")
-    message.language, message.message_id = mode, email["Message-ID"]
-    message.status, message.attempted_at = MessageStatus.SENDING.value, utcnow()
-    db.session.commit()  # recorded before the hand-over: a crash now leaves "sending", never a resend
+    # Claimed and recorded before the hand-over: a crash now leaves "sending", never a resend,
+    # and a message someone else already took is skipped.
+    claimed = db.session.execute(
+        sa.update(Message).where(Message.id == message.id, Message.status == MessageStatus.PENDING.value)
+        .values(status=MessageStatus.SENDING.value, attempted_at=utcnow(), language=mode,
+                message_id=email["Message-ID"])
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    if not claimed:
+        return True
+    db.session.refresh(message)
     try:
         reply = mailer.send(email)
     except MailServerUnavailable as exc:
@@ -156,6 +216,14 @@ def _send_one(message: Message, mailer: Mailer) -> bool:
         message.status, message.smtp_reply, message.sent_at = MessageStatus.SENT.value, reply, utcnow()
     db.session.commit()
     return True
+
+
+def resume_or_create(study: Study, kind: MessageKind, created_by_id: int | None = None) -> Batch:
+    """An unfinished batch of this kind if there is one (to send again), else a new batch."""
+    batch = db.session.scalar(
+        sa.select(Batch).where(Batch.study_id == study.id, Batch.kind == kind.value,
+                               Batch.status != BatchStatus.DONE.value).order_by(Batch.id).limit(1))
+    return batch or create_batch(study, kind, created_by_id)
 
 
 def resend(message: Message) -> Batch:

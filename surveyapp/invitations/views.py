@@ -46,13 +46,15 @@ def send(kind: str):
         abort(404)
     study = current_study()
     try:
-        batch = services.create_batch(study, MessageKind(kind), created_by_id=current_user.id)
+        # An unfinished batch (the mail server was down, the worker stopped) is sent again first.
+        batch = services.resume_or_create(study, MessageKind(kind), created_by_id=current_user.id)
     except services.NothingToSend:
         flash(_("There is nobody to send to."))
         return redirect(url_for("invitations.index"))
     db.session.commit()
     enqueue("send_batch", batch.id)  # the worker sends; this request only queues
-    flash(ngettext("%(num)d message queued.", "%(num)d messages queued.", len(batch.messages)))
+    waiting = services.counts(batch)["pending"]
+    flash(ngettext("%(num)d message queued.", "%(num)d messages queued.", waiting))
     return redirect(url_for("invitations.batch", batch_id=batch.id))
 
 

@@ -159,26 +159,32 @@ def consent(token: str):
 @validates_own_csrf
 @participant_link
 def decline(token: str):
-    """The one-click "no thank you" from an invitation email, confirmed on a page."""
+    """The one-click "no thank you" from an invitation email, confirmed on a page. It stops
+    every further email. Someone who has already consented keeps their answers (withdrawing
+    them is a separate request to the research team)."""
     participant = _participant()
-    if participant.status in (ParticipantStatus.SUBMITTED, ParticipantStatus.CONSENTED):
+    if participant.status == ParticipantStatus.SUBMITTED:
         return redirect(_next_step_url(participant))
+    started = participant.status == ParticipantStatus.CONSENTED
     form = LanguageForm()
     if form.validate_on_submit():
-        declined_at = utcnow()
-        participant.status = ParticipantStatus.DECLINED.value
         nominee = db.session.scalar(sa.select(Nominee).where(Nominee.participant_id == participant.id))
         if nominee is not None and nominee.declined_at is None:
-            nominee.declined_at = declined_at
+            nominee.declined_at = utcnow()
+        if not started:
+            participant.status = ParticipantStatus.DECLINED.value
         db.session.commit()
         return redirect(url_for("participant.declined", token=token))
-    return render_template("participant/decline.html", form=form), 400 if form.errors else 200
+    return render_template("participant/decline.html", form=form, started=started), \
+        400 if form.errors else 200
 
 
 @bp.get("/p/<token>/declined")
 @participant_link
 def declined(token: str):
-    return render_template("participant/declined.html")
+    participant = _participant()
+    started = participant.status == ParticipantStatus.CONSENTED
+    return render_template("participant/declined.html", started=started)
 
 
 def _section_or_404(survey, number: int):

@@ -1,8 +1,8 @@
 """staff accounts nominees invitations
 
-Revision ID: abeb4612bbac
+Revision ID: 11ecf3bc2151
 Revises: f387c4449862
-Create Date: 2026-11-26 16:02:51.029330
+Create Date: 2026-11-26 16:24:04.453877
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'abeb4612bbac'
+revision = '11ecf3bc2151'
 down_revision = 'f387c4449862'
 branch_labels = None
 depends_on = None
@@ -50,6 +50,8 @@ def upgrade():
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('runner', sa.String(length=200), nullable=True),
+    sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['user_account.id'], name=op.f('fk_invitation_batch_created_by_id_user_account')),
     sa.ForeignKeyConstraint(['study_id'], ['study.id'], name=op.f('fk_invitation_batch_study_id_study')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invitation_batch'))
