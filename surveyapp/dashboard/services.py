@@ -78,13 +78,14 @@ def nominee_progress(study: Study) -> list[NomineeProgress]:
     result = []
     for nominee in nominees:
         participant = nominee.participant
-        if nominee.declined_at is not None or participant.status == ParticipantStatus.DECLINED:
-            status = NomineeStatus.DECLINED
-        elif participant.status == ParticipantStatus.SUBMITTED:
+        # What they gave counts first: someone who consented and then opted out of emails
+        # is still engaged, and their return still counts.
+        if participant.status == ParticipantStatus.SUBMITTED:
             status = NomineeStatus.SUBMITTED
         elif participant.status == ParticipantStatus.CONSENTED:
             status = NomineeStatus.IN_PROGRESS if participant.id in answering else NomineeStatus.CONSENTED
-        elif participant.status == ParticipantStatus.REFUSED:
+        elif nominee.declined_at is not None or participant.status in (ParticipantStatus.DECLINED,
+                                                                       ParticipantStatus.REFUSED):
             status = NomineeStatus.DECLINED
         elif participant.opened_at is not None:
             status = NomineeStatus.OPENED

@@ -25,7 +25,7 @@ class ConfirmImportForm(BaseForm):
     """Carries the checked file back so that only its valid rows can be imported."""
 
     filename = HiddenField()
-    data = HiddenField()
+    content = HiddenField()  # the file, base64 (not "data": that name is WTForms' own)
 
 
 class NomineeForm(BaseForm):

@@ -56,8 +56,8 @@ def upload():
         result = parse_nominees(filename, data, existing_emails=services.existing_emails(study))
         if result.ok:
             return _import(study, result, only_valid=False)
-        confirm = ConfirmImportForm(formdata=None, filename=filename,
-                                    data=base64.b64encode(data).decode("ascii"))
+        confirm = ConfirmImportForm(formdata=None, data={"filename": filename,
+                                                         "content": base64.b64encode(data).decode("ascii")})
         return render_template("nominees/problems.html", result=result, confirm=confirm,
                                filename=filename), 400
     return render_template("nominees/upload.html", form=form), 400 if form.errors else 200
@@ -69,7 +69,7 @@ def import_valid_rows():
     study = current_study()
     form = ConfirmImportForm()
     try:
-        data = base64.b64decode(form.data.data or "", validate=True)
+        data = base64.b64decode(form.content.data or "", validate=True)
     except (binascii.Error, ValueError):
         abort(400)
     result = parse_nominees(form.filename.data or "", data, existing_emails=services.existing_emails(study))
