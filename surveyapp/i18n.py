@@ -11,8 +11,8 @@ from pathlib import Path
 from babel import Locale
 from babel.messages.mofile import read_mo
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask_login import current_user
 from flask_babel import force_locale, get_locale, gettext, refresh
+from flask_login import current_user
 
 LOCALES = ("cy", "en")
 ENDONYMS = {"cy": "Cymraeg", "en": "English"}

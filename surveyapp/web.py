@@ -5,9 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Flask, abort, current_app, g, redirect, render_template, request
-from flask_babel import format_datetime
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException

@@ -32,8 +32,10 @@ class LogoutForm(BaseForm):
 
 
 class PasswordForm(BaseForm):
-    current = PasswordField(_l("Current password"), validators=[DataRequired(message=_l("Enter your current password."))])
-    new = PasswordField(_l("New password"), validators=[DataRequired(message=_l("Enter a new password.")), _password_length])
+    current = PasswordField(_l("Current password"),
+                            validators=[DataRequired(message=_l("Enter your current password."))])
+    new = PasswordField(_l("New password"),
+                        validators=[DataRequired(message=_l("Enter a new password.")), _password_length])
     confirm = PasswordField(_l("New password again"),
                             validators=[EqualTo("new", message=_l("The two new passwords are not the same."))])
 

@@ -179,6 +179,7 @@ def counts(progress: list[NomineeProgress], study: Study) -> Counts:
             Participant.study_id == study.id, Participant.source == "open").group_by(Participant.status)).all())
     engaged = (by_status[NomineeStatus.CONSENTED] + by_status[NomineeStatus.IN_PROGRESS]
                + by_status[NomineeStatus.SUBMITTED]
-               + open_link.get(ParticipantStatus.CONSENTED.value, 0) + open_link.get(ParticipantStatus.SUBMITTED.value, 0))
+               + open_link.get(ParticipantStatus.CONSENTED.value, 0)
+               + open_link.get(ParticipantStatus.SUBMITTED.value, 0))
     included = by_status[NomineeStatus.SUBMITTED] + open_link.get(ParticipantStatus.SUBMITTED.value, 0)
     return Counts(len(progress), approached, engaged, included, by_status)

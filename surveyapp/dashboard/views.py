@@ -24,7 +24,8 @@ def index():
     setting = request.args.get("setting", "")  # rural / urban
     authorities = [
         la for la in local_authorities().values()
-        if (not region or la.region_en == region) and (setting not in ("rural", "urban") or la.rural == (setting == "rural"))
+        if (not region or la.region_en == region)
+        and (setting not in ("rural", "urban") or la.rural == (setting == "rural"))
     ]
     coverage = services.coverage(study)
     progress = services.nominee_progress(study)

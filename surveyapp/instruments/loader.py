@@ -142,12 +142,14 @@ def _show_if_problems(path: Path, where: str, cond: dict, earlier: dict[str, dic
     codes = {o["code"] for o in target.get("options", [])}
     if "equals" in cond:
         if target["type"] != "single_choice":
-            return [Problem(str(path), where, f"'equals' needs a single_choice question; '{target['key']}' is {target['type']}")]
+            return [Problem(str(path), where,
+                            f"'equals' needs a single_choice question; '{target['key']}' is {target['type']}")]
         if cond["equals"] not in codes:
             return [Problem(str(path), where, f"'{cond['equals']}' is not an option code of '{target['key']}'")]
     else:
         if target["type"] != "multiple_choice":
-            return [Problem(str(path), where, f"'includes' needs a multiple_choice question; '{target['key']}' is {target['type']}")]
+            return [Problem(str(path), where,
+                            f"'includes' needs a multiple_choice question; '{target['key']}' is {target['type']}")]
         if cond["includes"] not in codes:
             return [Problem(str(path), where, f"'{cond['includes']}' is not an option code of '{target['key']}'")]
     return []

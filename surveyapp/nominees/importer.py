@@ -246,6 +246,11 @@ def _shown(value: str) -> str:
     return value if len(value) <= MAX_SHOWN else value[: MAX_SHOWN - 1] + "…"
 
 
+def _language(value: str) -> str:
+    value = value.lower()
+    return LANGUAGE_SYNONYMS.get(value, value)
+
+
 def _key(value: str) -> str:
     """Headings and codes as typed -> as stored: 'Whole area' -> 'whole_area'."""
     return re.sub(r"[\s-]+", "_", value.strip().lower())
@@ -276,10 +281,6 @@ def _check(records: list[Record], existing_emails: Collection[str], max_rows: in
         return ImportResult(rows=[], problems=[problem], total_lines=0)
 
     las = local_authorities()
-    allowed_las = ", ".join(las)
-    allowed_areas = ", ".join(SERVICE_AREAS)
-    allowed_agencies = ", ".join(AGENCIES)
-    allowed_languages = ", ".join(LANGUAGE_PREFERENCES)
     existing = {e.strip().lower() for e in existing_emails}
     first_seen: dict[str, int] = {}
     rows: list[NomineeRow] = []
@@ -309,57 +310,23 @@ def _check(records: list[Record], existing_emails: Collection[str], max_rows: in
                     _problem(line, "email", "bad_email", BAD_EMAIL, value=_shown(raw_email))
                 )
 
-        raw_la = get("la_code")
-        la_code = raw_la.upper()
-        if not raw_la:
-            problems.append(
-                _problem(line, "la_code", "unknown_la", MISSING_LA, allowed=allowed_las)
-            )
-        elif la_code not in las:
-            problems.append(
-                _problem(line, "la_code", "unknown_la", UNKNOWN_LA,
-                         value=_shown(raw_la), allowed=allowed_las)
-            )
+        def code(column: str, normalise, allowed: Collection[str], codes: tuple[str, str], templates,
+                 line: int = line) -> str:
+            """A coded column: blank, or not one of ``allowed``, is a problem."""
+            raw = get(column)
+            value, listed = normalise(raw), ", ".join(allowed)
+            if not raw:
+                problems.append(_problem(line, column, codes[0], templates[0], allowed=listed))
+            elif value not in allowed:
+                problems.append(_problem(line, column, codes[1], templates[1], value=_shown(raw), allowed=listed))
+            return value
 
-        raw_area = get("service_area")
-        service_area = _key(raw_area)
-        if not raw_area:
-            problems.append(
-                _problem(line, "service_area", "unknown_service_area", MISSING_SERVICE_AREA,
-                         allowed=allowed_areas)
-            )
-        elif service_area not in SERVICE_AREAS:
-            problems.append(
-                _problem(line, "service_area", "unknown_service_area", UNKNOWN_SERVICE_AREA,
-                         value=_shown(raw_area), allowed=allowed_areas)
-            )
-
-        raw_agency = get("agency")
-        agency = _key(raw_agency)
-        if not raw_agency:
-            problems.append(
-                _problem(line, "agency", "unknown_agency", MISSING_AGENCY,
-                         allowed=allowed_agencies)
-            )
-        elif agency not in AGENCIES:
-            problems.append(
-                _problem(line, "agency", "unknown_agency", UNKNOWN_AGENCY,
-                         value=_shown(raw_agency), allowed=allowed_agencies)
-            )
-
-        raw_language = get("preferred_language")
-        language = raw_language.lower()
-        language = LANGUAGE_SYNONYMS.get(language, language)
-        if not raw_language:
-            problems.append(
-                _problem(line, "preferred_language", "missing_language", MISSING_LANGUAGE,
-                         allowed=allowed_languages)
-            )
-        elif language not in LANGUAGE_PREFERENCES:
-            problems.append(
-                _problem(line, "preferred_language", "unknown_language", UNKNOWN_LANGUAGE,
-                         value=_shown(raw_language), allowed=allowed_languages)
-            )
+        la_code = code("la_code", str.upper, las, ("unknown_la",) * 2, (MISSING_LA, UNKNOWN_LA))
+        service_area = code("service_area", _key, SERVICE_AREAS, ("unknown_service_area",) * 2,
+                            (MISSING_SERVICE_AREA, UNKNOWN_SERVICE_AREA))
+        agency = code("agency", _key, AGENCIES, ("unknown_agency",) * 2, (MISSING_AGENCY, UNKNOWN_AGENCY))
+        language = code("preferred_language", _language, LANGUAGE_PREFERENCES,
+                        ("missing_language", "unknown_language"), (MISSING_LANGUAGE, UNKNOWN_LANGUAGE))
 
         if email_ok:
             if email in first_seen:

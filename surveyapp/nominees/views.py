@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -18,7 +17,7 @@ from surveyapp.nominees import services
 from surveyapp.nominees.forms import ConfirmImportForm, NomineeForm, UploadForm
 from surveyapp.nominees.importer import parse_nominees
 from surveyapp.nominees.models import Nominee
-from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
+from surveyapp.reference import LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
 from surveyapp.studies.services import current_study
 from surveyapp.web import validates_own_csrf
 
@@ -88,35 +87,28 @@ def _data(form: NomineeForm) -> services.NomineeData:
 @validates_own_csrf
 @roles_required(Role.RESEARCHER)
 def new():
-    study = current_study()
     form = NomineeForm(data={"agency": "local_authority", "preferred_language": "unknown"})
-    problem = None
-    if form.validate_on_submit():
-        try:
-            nominee = services.add_nominee(study, _data(form), current_app.config["LINK_KEY"])
-        except services.DuplicateNominee:
-            problem = _("Someone with that email address is already on the list.")
-            db.session.rollback()
-        else:
-            db.session.commit()
-            flash(_("%(name)s has been added.", name=nominee.name))
-            return redirect(url_for("nominees.index"))
-    return render_template("nominees/form.html", form=form, nominee=None, problem=problem), \
-        400 if (problem or form.errors) else 200
+    return _save(form, None)
 
 
 @bp.route("/<int:nominee_id>", methods=["GET", "POST"])
 @validates_own_csrf
 @roles_required(Role.RESEARCHER)
 def edit(nominee_id: int):
-    nominee = db.session.scalar(sa.select(Nominee).where(Nominee.id == nominee_id))
+    nominee = db.session.get(Nominee, nominee_id)
     if nominee is None:
         abort(404)
-    form = NomineeForm(obj=nominee)
+    return _save(NomineeForm(obj=nominee), nominee)
+
+
+def _save(form: NomineeForm, nominee: Nominee | None):
     problem = None
     if form.validate_on_submit():
         try:
-            services.update_nominee(nominee, _data(form))
+            if nominee is None:
+                nominee = services.add_nominee(current_study(), _data(form), current_app.config["LINK_KEY"])
+            else:
+                services.update_nominee(nominee, _data(form))
         except services.DuplicateNominee:
             problem = _("Someone with that email address is already on the list.")
             db.session.rollback()
@@ -124,5 +116,5 @@ def edit(nominee_id: int):
             db.session.commit()
             flash(_("%(name)s has been saved.", name=nominee.name))
             return redirect(url_for("nominees.index"))
-    return render_template("nominees/form.html", form=form, nominee=nominee, problem=problem,
-                           agencies=AGENCIES), 400 if (problem or form.errors) else 200
+    return render_template("nominees/form.html", form=form, nominee=nominee, problem=problem), \
+        400 if (problem or form.errors) else 200

@@ -11,9 +11,10 @@ from flask_wtf.csrf import generate_csrf
 from surveyapp import i18n
 from surveyapp.access import participant_link, public
 from surveyapp.consent import services as consent_services
-from surveyapp.errors import AlreadySubmitted, ConsentRequired
 from surveyapp.db import utcnow
+from surveyapp.errors import AlreadySubmitted, ConsentRequired
 from surveyapp.extensions import db
+from surveyapp.nominees.models import Nominee
 from surveyapp.participant import services
 from surveyapp.participant.forms import (
     LanguageForm,
@@ -23,7 +24,6 @@ from surveyapp.participant.forms import (
     section_form_class,
     values_from,
 )
-from surveyapp.nominees.models import Nominee
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.responses import services as responses
 from surveyapp.web import answer_text, validates_own_csrf

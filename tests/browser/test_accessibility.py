@@ -10,8 +10,10 @@ from axe_playwright_python.sync_playwright import Axe
 
 from .helpers import start_consented
 
-WCAG_22_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]},
-              "resultTypes": ["violations"]}
+WCAG_22_AA = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]},
+    "resultTypes": ["violations"],
+}
 
 
 def _submit(page, selector):
@@ -95,7 +97,8 @@ def test_pages_reflow_at_400_percent_zoom(chromium, live_server, study, language
         token = start_consented(page, live_server, study, language)
         for path in ("information", "consent", "section/1", "section/4", "review"):
             page.goto(f"{live_server}/p/{token}/{path}")
-            overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
     finally:
         context.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import markupsafe
-
 import sqlalchemy as sa
 
 from surveyapp.consent.models import ConsentItemAnswer, ConsentRecord
