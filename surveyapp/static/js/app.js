@@ -238,7 +238,10 @@
         .then(function (data) {
           bar.max = data.total; bar.value = data.done;
           if (text.textContent !== data.message) { text.textContent = data.message; }
-          if (data.status === "done" || data.status === "interrupted") { clearInterval(timer); }
+          if (data.status === "done" || data.status === "interrupted") {
+            clearInterval(timer);
+            window.location.reload();  // once, to show each message's outcome in the table
+          }
         })
         .catch(function () { /* try again on the next tick */ });
     }, 2000);
