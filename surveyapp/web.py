@@ -44,8 +44,6 @@ def validates_own_csrf(view):
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.before_request(_language_link)
     app.before_request(_csrf_policy)
     app.after_request(_security_headers)
