@@ -24,10 +24,13 @@ def _babel(*args: str) -> None:
 
 
 def extract(target: Path = POT) -> None:
-    _babel("extract", "-F", str(TRANSLATIONS_DIR / "babel.cfg"), "-k", "_l", "-k", "in_locale:1", "--sort-by-file",
+    _babel("extract", "-F", str(TRANSLATIONS_DIR / "babel.cfg"), "-k", "_l", "-k", "in_locale:1",
+           "--sort-output", "--add-location=file",
            "--no-wrap", "--project", "surveyapp", "--copyright-holder", "surveyapp contributors",
            "-o", str(target), str(PROJECT_ROOT))
     # Make the template deterministic: no creation date, paths relative to the project.
+    # Sorted by message, with file names but no line numbers, so it goes stale only when a
+    # message is added, changed or removed, not whenever code moves.
     text = target.read_text("utf-8")
     text = re.sub(r'"POT-Creation-Date: [^"]*\\n"\n', "", text)
     text = re.sub(r"(Copyright \(C\)) \d{4}", r"\1", text)
