@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import tempfile
@@ -24,18 +25,20 @@ def _babel(*args: str) -> None:
 
 
 def extract(target: Path = POT) -> None:
-    _babel("extract", "-F", str(TRANSLATIONS_DIR / "babel.cfg"), "-k", "_l", "-k", "in_locale:1",
-           "--sort-output", "--add-location=file",
-           "--no-wrap", "--project", "surveyapp", "--copyright-holder", "surveyapp contributors",
-           "-o", str(target), str(PROJECT_ROOT))
-    # Make the template deterministic: no creation date, paths relative to the project.
-    # Sorted by message, with file names but no line numbers, so it goes stale only when a
-    # message is added, changed or removed, not whenever code moves.
+    # Run from the project root with relative paths: Babel wraps location comments by their
+    # length, so absolute paths would make the template depend on where the checkout lives.
+    with contextlib.chdir(PROJECT_ROOT):
+        _babel("extract", "-F", str(TRANSLATIONS_DIR / "babel.cfg"), "-k", "_l", "-k", "in_locale:1",
+               "--sort-output", "--add-location=file",
+               "--no-wrap", "--project", "surveyapp", "--copyright-holder", "surveyapp contributors",
+               "-o", str(target.resolve()), ".")
+    # Make the template deterministic: no creation date, no year. Sorted by message, with file
+    # names but no line numbers, so it goes stale only when a message is added, changed or
+    # removed, not whenever code moves.
     text = target.read_text("utf-8")
     text = re.sub(r'"POT-Creation-Date: [^"]*\\n"\n', "", text)
     text = re.sub(r"(Copyright \(C\)) \d{4}", r"\1", text)
     text = re.sub(r"(FIRST AUTHOR <EMAIL@ADDRESS>), \d{4}\.", r"\1.", text)
-    text = text.replace(str(PROJECT_ROOT) + "/", "")
     target.write_text(text, "utf-8")
 
 
