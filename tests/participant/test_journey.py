@@ -94,7 +94,9 @@ def test_unticked_required_item_is_not_consent(browser, study, app):
     token = browser.start(study)
     response = browser.consent(token, study, required=False)
     assert response.status_code == 400
-    assert "To take part you need to tick this statement" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Statement 1: to take part you need to tick it" in page
+    assert page.count("Tick this statement to take part.") == sum(i.required for i in study.consent_form.items)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ConsentRecord)) == 0
     assert browser.get(f"/p/{token}/section/1").status_code == 302
