@@ -31,7 +31,7 @@ from tests.conftest import Browser
 LINK_KEY = "fixed-test-link-key"
 PASSWORD = "a-long-password-123"
 HEADER = "name,email,la_code,service_area,agency,role,preferred_language\n"
-EXAMPLE_CSV = Path("/work/shared/data/nominees_example.csv")
+EXAMPLE_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "nominees_example.csv"  # ../shared
 CLI = str(Path(sys.executable).parent / "surveyapp")
 URL_RE = re.compile(r"https?://\S+")
 
