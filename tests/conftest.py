@@ -19,6 +19,10 @@ from surveyapp.config import INSTRUMENTS_DIR
 from surveyapp.db import db
 from surveyapp.instruments.model import ConsentForm, Survey
 
+# The project's shared folder sits beside the checkout (as in CI and development).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+EXAMPLE_NOMINEES = SHARED_DATA / "nominees_example.csv"
+
 BASE_CONFIG = {"ENV": "testing", "SECRET_KEY": "test-secret", "SERVER_NAME": "survey.test",
                "PUBLIC_URL": "http://survey.test"}
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

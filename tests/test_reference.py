@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
 
 import pytest
 
 from surveyapp.reference import local_authorities, regions
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 @pytest.mark.parametrize(("shipped", "shared"), [

@@ -4,7 +4,6 @@ English, a screenshot of each, the tile map's text alternative and reflow at 320
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,10 +19,11 @@ from surveyapp.nominees.models import Nominee
 from surveyapp.nominees.services import import_nominees
 from surveyapp.responses.services import save_answers, submit
 from surveyapp.studies.models import Study
+from tests.conftest import EXAMPLE_NOMINEES
 
 from .test_accessibility import WCAG_22_AA
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "nominees_example.csv"
+EXAMPLE = EXAMPLE_NOMINEES
 RESEARCHER = "researcher@example.org"
 PASSWORD = "a-long-password-123"
 BAD_CSV = "\r\n".join([

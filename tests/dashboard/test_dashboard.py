@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -33,10 +32,11 @@ from surveyapp.participant.services import create_participant
 from surveyapp.reference import local_authorities
 from surveyapp.responses.services import save_answers, submit
 from surveyapp.studies.models import Study
+from tests.conftest import EXAMPLE_NOMINEES
 
 from ..conftest import Browser
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "nominees_example.csv"
+EXAMPLE = EXAMPLE_NOMINEES
 RESEARCHER = "researcher@example.org"
 REVIEWER = "reviewer@example.org"
 PASSWORD = "a-long-password-123"

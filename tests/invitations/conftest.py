@@ -26,12 +26,12 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from surveyapp.db import db
-from tests.conftest import Browser
+from tests.conftest import EXAMPLE_NOMINEES, Browser
 
 LINK_KEY = "fixed-test-link-key"
 PASSWORD = "a-long-password-123"
 HEADER = "name,email,la_code,service_area,agency,role,preferred_language\n"
-EXAMPLE_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "nominees_example.csv"  # ../shared
+EXAMPLE_CSV = EXAMPLE_NOMINEES
 CLI = str(Path(sys.executable).parent / "surveyapp")
 URL_RE = re.compile(r"https?://\S+")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -12,8 +11,9 @@ from flask_babel import force_locale
 
 from surveyapp.nominees.importer import NomineeRow, parse_nominees
 from surveyapp.reference import local_authorities
+from tests.conftest import EXAMPLE_NOMINEES
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "nominees_example.csv"
+EXAMPLE = EXAMPLE_NOMINEES
 HEADER = "name,email,la_code,service_area,agency,role,preferred_language"
 GOOD = "Catrin Hughes,catrin.hughes@example.org,RCT,children,local_authority,Head,en"
 
