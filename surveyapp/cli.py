@@ -153,15 +153,9 @@ def users_create(email: str, name: str, roles: tuple[str, ...], language: str, p
 # -- nominees and invitations ---------------------------------------------------------------
 
 def _study(slug: str | None):
-    import sqlalchemy as sa
+    from surveyapp.studies.services import find_study
 
-    from surveyapp.extensions import db
-    from surveyapp.studies.models import Study
-
-    query = sa.select(Study).order_by(Study.id)
-    if slug:
-        query = query.where(Study.slug == slug)
-    study = db.session.scalars(query.limit(1)).first()
+    study = find_study(slug)
     if study is None:
         raise click.ClickException("no such study; run 'surveyapp instruments load' first")
     return study

@@ -13,13 +13,12 @@ CSRF_EXPIRED = _l(
     "What you entered is shown below: please check it and send it again."
 )
 
-# WTForms writes these messages itself; naming them here puts them in our catalogue
-# so that they are Welsh in Welsh (WTForms' own Welsh catalogue is incomplete).
-WTFORMS_MESSAGES = (
-    _l("Not a valid integer value."),
-    _l("Not a valid choice."),
-    _l("This field is required."),
-)
+TOO_LONG = _l("Use no more than %(max)d characters.")
+
+# WTForms writes this message itself (a radio left empty); naming it here puts it in our
+# catalogue so that it is Welsh in Welsh (WTForms' own Welsh catalogue is incomplete).
+# Every other validator in the app is given its message explicitly.
+WTFORMS_MESSAGES = (_l("Not a valid choice."),)
 
 
 class _Translations:

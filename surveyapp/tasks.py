@@ -9,8 +9,6 @@ from __future__ import annotations
 from flask import Flask, current_app
 from huey import RedisHuey, SqliteHuey
 
-_apps: dict[str, Flask] = {}
-
 
 def make_huey(app: Flask):
     url = app.config["TASK_QUEUE_URL"]
@@ -21,13 +19,11 @@ def make_huey(app: Flask):
         huey = SqliteHuey(name, filename=url[len("sqlite:///"):])
     else:
         raise ValueError(f"TASK_QUEUE_URL must start with sqlite:/// or redis://, not {url!r}")
-    _apps[huey.name] = app
-
     @huey.task(name="send_batch")
     def send_batch(batch_id: int) -> None:
         from surveyapp.invitations.services import BatchBusy, run_batch
 
-        with _apps[huey.name].app_context():
+        with app.app_context():
             try:
                 run_batch(batch_id)
             except BatchBusy:

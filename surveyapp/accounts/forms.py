@@ -15,7 +15,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from surveyapp.access import ROLE_TITLES, Role
 from surveyapp.accounts.services import MIN_PASSWORD_LENGTH
-from surveyapp.forms import BaseForm
+from surveyapp.forms import TOO_LONG, BaseForm
 
 LANGUAGE_CHOICES = [SelectChoice("cy", "Cymraeg"), SelectChoice("en", "English")]
 _password_length = Length(min=MIN_PASSWORD_LENGTH,
@@ -25,10 +25,6 @@ _password_length = Length(min=MIN_PASSWORD_LENGTH,
 class LoginForm(BaseForm):
     email = EmailField(_l("Email address"), validators=[DataRequired(message=_l("Enter your email address."))])
     password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Enter your password."))])
-
-
-class LogoutForm(BaseForm):
-    pass
 
 
 class PasswordForm(BaseForm):
@@ -54,7 +50,8 @@ def _role_choices():
 
 
 class UserForm(BaseForm):
-    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")), Length(max=200)])
+    name = StringField(_l("Name"),
+                       validators=[DataRequired(message=_l("Enter a name.")), Length(max=200, message=TOO_LONG)])
     email = EmailField(_l("Email address"), validators=[
         DataRequired(message=_l("Enter an email address.")),
         Email(message=_l("Enter an email address like name@example.org."), check_deliverability=False),

@@ -11,7 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from surveyapp import i18n
 from surveyapp.access import ROLE_TITLES, Role, public, roles_required, signed_in
 from surveyapp.accounts import services
-from surveyapp.accounts.forms import LanguageForm, LoginForm, LogoutForm, PasswordForm, UserForm
+from surveyapp.accounts.forms import LanguageForm, LoginForm, PasswordForm, UserForm
 from surveyapp.accounts.models import User
 from surveyapp.extensions import db, limiter
 from surveyapp.web import validates_own_csrf
@@ -99,8 +99,7 @@ def account():
 @roles_required(Role.ADMIN)
 def users():
     rows = db.session.scalars(sa.select(User).order_by(User.name)).all()
-    return render_template("accounts/users.html", users=rows, role_titles=ROLE_TITLES,
-                           logout_form=LogoutForm())
+    return render_template("accounts/users.html", users=rows, role_titles=ROLE_TITLES)
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
 from surveyapp.db import db
-from surveyapp.invitations.models import Message, MessageKind, MessageStatus
+from surveyapp.invitations.models import Batch, Message, MessageKind, MessageStatus
+from surveyapp.invitations.services import DELIVERED
 from surveyapp.nominees.models import Nominee
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.reference import local_authorities
@@ -66,15 +68,18 @@ class NomineeProgress:
 
 def nominee_progress(study: Study) -> list[NomineeProgress]:
     """Every nominee with a status derived from messages, the participant and answers."""
-    nominees = db.session.scalars(sa.select(Nominee).where(Nominee.study_id == study.id)
-                                  .order_by(Nominee.la_code, Nominee.name)).all()
-    sent = set(db.session.scalars(sa.select(Message.nominee_id).where(
-        Message.kind == MessageKind.INVITATION.value,
-        Message.status.in_((MessageStatus.SENT.value, MessageStatus.UNCERTAIN.value)))))
-    failed = set(db.session.scalars(sa.select(Message.nominee_id).where(
-        Message.kind == MessageKind.INVITATION.value, Message.status == MessageStatus.FAILED.value)))
+    nominees = db.session.scalars(
+        sa.select(Nominee).where(Nominee.study_id == study.id).options(selectinload(Nominee.participant))
+        .order_by(Nominee.la_code, Nominee.name)).all()
+    invitations = (sa.select(Message.nominee_id, Message.status).join(Batch)
+                   .where(Batch.study_id == study.id, Message.kind == MessageKind.INVITATION.value))
+    outcomes: dict[int, set[str]] = {}
+    for nominee_id, message_status in db.session.execute(invitations):
+        outcomes.setdefault(nominee_id, set()).add(message_status)
     answering = set(db.session.scalars(
-        sa.select(Response.participant_id).join(Answer).where(Answer.value.is_not(None)).distinct()))
+        sa.select(Response.participant_id).join(Answer)
+        .join(Participant, Participant.id == Response.participant_id)
+        .where(Participant.study_id == study.id, Answer.value.is_not(None)).distinct()))
     result = []
     for nominee in nominees:
         participant = nominee.participant
@@ -89,9 +94,9 @@ def nominee_progress(study: Study) -> list[NomineeProgress]:
             status = NomineeStatus.DECLINED
         elif participant.opened_at is not None:
             status = NomineeStatus.OPENED
-        elif nominee.id in sent:
+        elif outcomes.get(nominee.id, set()) & set(DELIVERED):
             status = NomineeStatus.INVITED
-        elif nominee.id in failed:
+        elif MessageStatus.FAILED.value in outcomes.get(nominee.id, set()):
             status = NomineeStatus.FAILED
         else:
             status = NomineeStatus.NOT_INVITED

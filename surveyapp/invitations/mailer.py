@@ -61,18 +61,17 @@ class Mailer:
         how far the message got: before DATA nothing was handed over (reconnect once, then
         report the server unavailable); during DATA it may have gone (uncertain).
         """
-        for attempt in (1, 2):
+        for attempt in range(2):
             if self._smtp is None:
                 self._smtp = self._connect()
             try:
                 self._envelope(message)
-            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                break
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:  # e.g. an idle connection dropped
                 self.close()
-                if attempt == 2:
+                if attempt:
                     raise MailServerUnavailable(str(exc)) from exc
-                continue
-            return self._data(message)
-        raise AssertionError("unreachable")
+        return self._data(message)
 
     def _envelope(self, message: EmailMessage) -> None:
         sender = parseaddr(message["From"])[1]

@@ -91,13 +91,19 @@ def create_batch(study: Study, kind: MessageKind, created_by_id: int | None = No
     return batch
 
 
-def counts(batch: Batch) -> dict[str, int]:
-    rows = db.session.execute(sa.select(Message.status, sa.func.count()).where(Message.batch_id == batch.id)
-                              .group_by(Message.status)).all()
-    result = {status.value: 0 for status in MessageStatus}
-    result.update({status: n for status, n in rows})
-    result["total"] = sum(n for _, n in rows)
+def counts_by_batch(batch_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Messages per status (and in total) for each batch, in one query."""
+    result = {batch_id: {status.value: 0 for status in MessageStatus} | {"total": 0} for batch_id in batch_ids}
+    rows = db.session.execute(sa.select(Message.batch_id, Message.status, sa.func.count())
+                              .where(Message.batch_id.in_(batch_ids)).group_by(Message.batch_id, Message.status))
+    for batch_id, status, n in rows:
+        result[batch_id][status] = n
+        result[batch_id]["total"] += n
     return result
+
+
+def counts(batch: Batch) -> dict[str, int]:
+    return counts_by_batch([batch.id])[batch.id]
 
 
 class BatchBusy(DomainError):

@@ -35,7 +35,7 @@ def index():
     return render_template(
         "invitations/index.html", study=study, batches=batches,
         to_invite=len(services.nominees_to_invite(study)), to_remind=len(services.nominees_to_remind(study)),
-        counts={b.id: services.counts(b) for b in batches}, kind_titles=KIND_TITLES, batch_titles=BATCH_TITLES,
+        counts=services.counts_by_batch([b.id for b in batches]), kind_titles=KIND_TITLES, batch_titles=BATCH_TITLES,
     )
 
 

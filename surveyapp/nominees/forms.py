@@ -5,7 +5,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import EmailField, HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
-from surveyapp.forms import BaseForm
+from surveyapp.forms import TOO_LONG, BaseForm
 from surveyapp.i18n import current_locale
 from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
 
@@ -29,7 +29,8 @@ class ConfirmImportForm(BaseForm):
 
 
 class NomineeForm(BaseForm):
-    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")), Length(max=200)])
+    name = StringField(_l("Name"),
+                       validators=[DataRequired(message=_l("Enter a name.")), Length(max=200, message=TOO_LONG)])
     email = EmailField(_l("Email address"), validators=[
         DataRequired(message=_l("Enter an email address.")),
         Email(message=_l("Enter an email address like name@example.org."), check_deliverability=False),
@@ -37,7 +38,7 @@ class NomineeForm(BaseForm):
     la_code = SelectField(_l("Local authority"))
     service_area = RadioField(_l("Service area"), choices=_choices(SERVICE_AREAS))
     agency = SelectField(_l("Agency"), choices=_choices(AGENCIES))
-    role = StringField(_l("Role or job title"), validators=[Length(max=200)])
+    role = StringField(_l("Role or job title"), validators=[Length(max=200, message=TOO_LONG)])
     preferred_language = RadioField(_l("Preferred language"), choices=_choices(LANGUAGE_PREFERENCES))
 
     def __init__(self, *args, **kwargs):

@@ -32,10 +32,15 @@ def existing_emails(study: Study) -> frozenset[str]:
     return frozenset(db.session.scalars(sa.select(Nominee.email).where(Nominee.study_id == study.id)))
 
 
-def add_nominee(study: Study, data: NomineeData, link_key: str) -> Nominee:
+def add_nominee(study: Study, data: NomineeData, link_key: str, *, taken: set[str] | None = None) -> Nominee:
+    """Add one nominee. ``taken``, the study's emails kept by the caller, saves a query per
+    nominee when adding many; it is updated here."""
     email = data.email.strip().lower()
-    if email in existing_emails(study):
+    if taken is None:
+        taken = set(existing_emails(study))
+    if email in taken:
         raise DuplicateNominee(email)
+    taken.add(email)
     language = data.preferred_language if data.preferred_language in ("cy", "en") else None
     participant, nonce = create_linked_participant(study, link_key, language=language)
     nominee = Nominee(study_id=study.id, participant=participant, link_nonce=nonce, name=data.name.strip(),
@@ -48,8 +53,9 @@ def add_nominee(study: Study, data: NomineeData, link_key: str) -> Nominee:
 
 def import_nominees(study: Study, rows, link_key: str) -> list[Nominee]:
     """Add every row (already validated by the importer); all or nothing, the caller commits."""
+    taken = set(existing_emails(study))
     return [add_nominee(study, NomineeData(r.name, r.email, r.la_code, r.service_area, r.agency, r.role,
-                                           r.preferred_language), link_key)
+                                           r.preferred_language), link_key, taken=taken)
             for r in rows]
 
 

@@ -25,21 +25,13 @@ OTHER_SUFFIX = "__other"
 OTHER_CODE = "_other"
 
 
-class LanguageForm(BaseForm):
-    """Only the CSRF token: the chosen language comes from the button pressed."""
+class ActionForm(BaseForm):
+    """Only the CSRF token, for a page whose buttons carry the choice (language, submit, decline)."""
 
 
-class ConsentPageForm(BaseForm):
-    pass
-
-
-class SubmitForm(BaseForm):
-    pass
-
-
-def consent_form_class(form: ConsentForm) -> type[ConsentPageForm]:
+def consent_form_class(form: ConsentForm) -> type[BaseForm]:
     attrs = {f"item_{item.id}": BooleanField(tr(item.text), default=False) for item in form.items}
-    return type("ConsentForm", (ConsentPageForm,), attrs)
+    return type("ConsentForm", (BaseForm,), attrs)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -143,7 +135,5 @@ def values_from(form: BaseForm, section: Section, *, only_valid: bool) -> dict[s
         else:
             chosen = [c for c in (data or []) if c != OTHER_CODE]
             other = (form[question.key + OTHER_SUFFIX].data or "").strip()
-            if OTHER_CODE not in (data or []) and not other:
-                other = ""
             values[question.key] = {"choices": chosen, "other": other} if (chosen or other) else None
     return values

@@ -17,8 +17,7 @@ from surveyapp.extensions import db
 from surveyapp.nominees.models import Nominee
 from surveyapp.participant import services
 from surveyapp.participant.forms import (
-    LanguageForm,
-    SubmitForm,
+    ActionForm,
     consent_form_class,
     form_data_for,
     section_form_class,
@@ -79,7 +78,7 @@ def open_link(slug: str):
     study = services.find_open_study(slug)
     if study is None:
         abort(404)
-    form = LanguageForm()
+    form = ActionForm()
     chosen = request.form.get("language")
     if form.validate_on_submit() and chosen in i18n.LOCALES:
         participant, token = services.create_participant(study, source="open", language=chosen)
@@ -102,7 +101,7 @@ def resume(token: str):
         db.session.commit()
     if participant.language is not None:
         return redirect(_next_step_url(participant))
-    form = LanguageForm()
+    form = ActionForm()
     chosen = request.form.get("language")
     if form.validate_on_submit() and chosen in i18n.LOCALES:
         i18n.choose_locale(chosen)
@@ -166,7 +165,7 @@ def decline(token: str):
     if participant.status == ParticipantStatus.SUBMITTED:
         return redirect(_next_step_url(participant))
     started = participant.status == ParticipantStatus.CONSENTED
-    form = LanguageForm()
+    form = ActionForm()
     if form.validate_on_submit():
         nominee = db.session.scalar(sa.select(Nominee).where(Nominee.participant_id == participant.id))
         if nominee is not None and nominee.declined_at is None:
@@ -362,7 +361,7 @@ def review(token: str):
         (index + 1, q) for index, s in enumerate(survey.sections) for q in s.questions
         if q.required and q.is_shown(answers) and answers.get(q.key) in (None, "", {})
     ]
-    form = SubmitForm()
+    form = ActionForm()
     if request.method == "POST":
         if participant.status == ParticipantStatus.SUBMITTED:
             return redirect(url_for("participant.done", token=token))

@@ -58,8 +58,8 @@ def _authenticator(server, session, envelope, mechanism, auth_data):
 AUTH_WARNING = "ignore:Requiring AUTH while not requiring TLS:UserWarning"
 
 
-@pytest.mark.filterwarnings(AUTH_WARNING)
-def test_credentials_from_the_config_are_used(make_app, server_factory, study):
+def _server_requiring_sign_in(make_app, server_factory, password):
+    """A mail server that asks for a password, and an app that signs in with ``password``."""
     server = server_factory(
         authenticator=_authenticator,
         auth_required=True,
@@ -71,8 +71,14 @@ def test_credentials_from_the_config_are_used(make_app, server_factory, study):
         SMTP_PORT=server.port,
         LINK_KEY=LINK_KEY,
         SMTP_USERNAME="mailer",
-        SMTP_PASSWORD="s3cret-pass",
+        SMTP_PASSWORD=password,
     )
+    return server, app
+
+
+@pytest.mark.filterwarnings(AUTH_WARNING)
+def test_credentials_from_the_config_are_used(make_app, server_factory, study):
+    server, app = _server_requiring_sign_in(make_app, server_factory, "s3cret-pass")
     status, _note, statuses = _send(app, study)
     assert status == "done" and statuses == Counter({"sent": 2})
     assert server.handler.addresses() == Counter({p[1]: 1 for p in PEOPLE})
@@ -80,19 +86,7 @@ def test_credentials_from_the_config_are_used(make_app, server_factory, study):
 
 def _send_with_wrong_password(make_app, server_factory, study):
     """Send with a wrong password; return the outcome and the ResourceWarnings that followed."""
-    server = server_factory(
-        authenticator=_authenticator,
-        auth_required=True,
-        auth_require_tls=False,
-        auth_exclude_mechanism=["LOGIN"],
-    )  # smtplib tries PLAIN first
-    app = make_app(
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=server.port,
-        LINK_KEY=LINK_KEY,
-        SMTP_USERNAME="mailer",
-        SMTP_PASSWORD="wrong",
-    )
+    server, app = _server_requiring_sign_in(make_app, server_factory, "wrong")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         outcome = _send(app, study)
