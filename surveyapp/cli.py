@@ -9,6 +9,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from surveyapp.instruments import cli as instruments_cli
+
 
 def _create_app():
     from surveyapp import create_app
@@ -24,57 +26,7 @@ def main():
 
 # -- instruments ----------------------------------------------------------------------------
 
-@main.group(cls=click.Group)
-def instruments():
-    """Check and load instrument files."""
-
-
-@instruments.command("check")
-@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--strict", is_flag=True, help="Also fail on draft Welsh.")
-def instruments_check(directory: Path | None, strict: bool):
-    """Validate every instrument and study file (no database needed)."""
-    from surveyapp.config import INSTRUMENTS_DIR
-    from surveyapp.instruments.loader import read_catalogue
-
-    root = directory or INSTRUMENTS_DIR
-    catalogue = read_catalogue(root)
-    errors = [p for p in catalogue.problems if p.severity == "error"]
-    warnings = [p for p in catalogue.problems if p.severity != "error"]
-    for problem in errors:
-        click.echo(f"error: {problem}", err=True)
-    drafts: dict[str, int] = {}
-    for problem in warnings:
-        drafts[problem.path] = drafts.get(problem.path, 0) + 1
-    for path, count in drafts.items():
-        click.echo(f"warning: {path}: {count} Welsh text(s) still marked draft (need a translator's review)")
-    total = len(catalogue.instruments) + len(catalogue.studies)
-    if errors or (strict and warnings):
-        click.echo(f"{len(errors)} error(s) in {total} file(s).", err=True)
-        sys.exit(1)
-    click.echo(f"OK: {total} file(s) checked, {len(warnings)} draft Welsh text(s).")
-
-
-@instruments.command("load")
-@with_appcontext
-def instruments_load():
-    """Store instrument versions and studies in the database (refuses edits to used versions)."""
-    from surveyapp.errors import InstrumentChanged
-    from surveyapp.extensions import db
-    from surveyapp.instruments.loader import InstrumentError, read_catalogue
-    from surveyapp.instruments.services import load_catalogue
-
-    try:
-        report = load_catalogue(read_catalogue(Path(current_app.config["INSTRUMENTS_DIR"])))
-    except (InstrumentError, InstrumentChanged) as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from exc
-    db.session.commit()
-    for label in report.added:
-        click.echo(f"added {label}")
-    for label in report.updated:
-        click.echo(f"updated {label} (not yet used)")
-    click.echo(f"{len(report.unchanged)} unchanged; studies: {', '.join(report.studies) or 'none'}")
+main.add_command(instruments_cli.group)
 
 
 # -- translations ---------------------------------------------------------------------------

@@ -43,6 +43,9 @@ def _defaults(instance_path: str) -> dict:
         "SMTP_TIMEOUT": 30,
         # Reminders go no more often than this to the same person.
         "REMINDER_INTERVAL_DAYS": 7,
+        # "Email me my link": at most this many emails per participant in the window.
+        "LINK_EMAIL_LIMIT": 3,
+        "LINK_EMAIL_WINDOW_SECONDS": 3600,
         # Huey's storage: SQLite in the instance folder, or redis://host:port/db in production.
         "TASK_QUEUE_URL": "sqlite:///" + str(Path(instance_path) / "tasks.sqlite3"),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -82,7 +85,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         cfg.get("SESSION_COOKIE_SECURE", env not in ("development", "testing"))
     )
     cfg["PERMANENT_SESSION_LIFETIME"] = int(cfg["PERMANENT_SESSION_LIFETIME"])
-    for key in ("SMTP_PORT", "SMTP_TIMEOUT", "REMINDER_INTERVAL_DAYS"):
+    for key in ("SMTP_PORT", "SMTP_TIMEOUT", "REMINDER_INTERVAL_DAYS", "LINK_EMAIL_LIMIT",
+                "LINK_EMAIL_WINDOW_SECONDS"):
         cfg[key] = int(cfg[key])
     cfg["SMTP_STARTTLS"] = _as_bool(cfg["SMTP_STARTTLS"])
     cfg["RATELIMIT_ENABLED"] = _as_bool(cfg["RATELIMIT_ENABLED"])

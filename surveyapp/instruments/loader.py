@@ -13,6 +13,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from surveyapp.instruments.glossary import Glossary, glossary_from, glossary_path
+
 LANGUAGES = ("cy", "en")
 KINDS = ("information_sheet", "consent_form", "survey")
 STUDIES_DIR = "studies"
@@ -31,7 +33,8 @@ class Problem:
     path: str
     where: str
     message: str
-    severity: str = "error"  # "error" fails the check; "warning" is reported
+    severity: str = "error"  # "error" fails the check; "warning" is reported (and fails --strict)
+    category: str = ""  # for warnings: "draft", "provenance", "glossary", "undecided"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.where}: {self.message}" if self.where else f"{self.path}: {self.message}"
@@ -43,9 +46,20 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+# Metadata about a text, not part of what a participant sees: it may change (a committee
+# approves a reconstructed text) without making a new version.
+METADATA_KEYS = ("provenance",)
+
+
+def text_content(content: dict[str, Any]) -> dict[str, Any]:
+    """An instrument's content without its metadata: what participants see and hashes cover."""
+    return {k: v for k, v in content.items() if k not in METADATA_KEYS}
+
+
 def content_hash(content: dict[str, Any]) -> str:
-    """SHA-256 of the canonical JSON form: stable across YAML formatting and key order."""
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """SHA-256 of the canonical JSON form of the text (metadata left out): stable across
+    YAML formatting and key order."""
+    canonical = json.dumps(text_content(content), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -95,9 +109,8 @@ def _text_problems(path: Path, data: dict) -> list[Problem]:
             if not (text.get(lang) or "").strip():
                 problems.append(Problem(str(path), where, f"missing '{lang}' text"))
         if text.get("status") == "draft" and (text.get("cy") or "").strip():
-            problems.append(
-                Problem(str(path), where, "Welsh text is still a draft (needs a translator's review)", "warning")
-            )
+            problems.append(Problem(str(path), where, "Welsh text is still a draft (needs a translator's review)",
+                                    "warning", "draft"))
     return problems
 
 
@@ -123,7 +136,8 @@ def _survey_problems(path: Path, data: dict) -> list[Problem]:
             where = f"sections[{section['id']}].questions[{question['key']}]"
             if "options" in question:
                 problems += _uniqueness_problems(path, question["options"], "code", f"{where}.options")
-            if "min" in question and "max" in question and question["min"] > question["max"]:
+            if question.get("min") is not None and question.get("max") is not None \
+                    and question["min"] > question["max"]:
                 problems.append(Problem(str(path), where, "min is greater than max"))
             cond = question.get("show_if")
             if cond:
@@ -178,6 +192,14 @@ class InstrumentFile:
         return content_hash(self.content)
 
     @property
+    def provenance(self) -> dict[str, Any]:
+        return self.content.get("provenance") or {}
+
+    @property
+    def text_content(self) -> dict[str, Any]:
+        return text_content(self.content)
+
+    @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
@@ -207,18 +229,33 @@ def read_study(path: Path) -> InstrumentFile:
     data = _read_yaml(path)
     problems = _schema_problems(path, data, "study_schema.json")
     if not problems:
+        if "contacts" not in data:
+            problems.append(Problem(str(path), "contacts",
+                                    "the study names no contacts: add the research team, the complaints "
+                                    "(ethics) contact and the data protection contact"))
         problems += _text_problems(path, data)
     return InstrumentFile(path, data if isinstance(data, dict) else {}, problems)
+
+
+def read_glossary(path: Path) -> tuple[Glossary | None, list[Problem]]:
+    """The glossary beside the instruments, if there is one."""
+    if not path.is_file():
+        return None, []
+    data = _read_yaml(path)
+    problems = _schema_problems(path, data, "glossary_schema.json")
+    return (None if problems else glossary_from(data)), problems
 
 
 @dataclass
 class Catalogue:
     instruments: list[InstrumentFile]
     studies: list[InstrumentFile]
+    glossary: Glossary | None = None
+    other_problems: list[Problem] = field(default_factory=list)
 
     @property
     def problems(self) -> list[Problem]:
-        return [p for f in self.instruments + self.studies for p in f.problems]
+        return [p for f in self.instruments + self.studies for p in f.problems] + self.other_problems
 
     def find(self, key: str, version: int) -> InstrumentFile | None:
         for item in self.instruments:
@@ -232,7 +269,9 @@ def read_catalogue(root: Path) -> Catalogue:
     instruments = [read_instrument(p) for p in sorted(root.glob("*/*.yaml"))
                    if p.parent.name != STUDIES_DIR]
     studies = [read_study(p) for p in sorted((root / STUDIES_DIR).glob("*.yaml"))]
-    catalogue = Catalogue(instruments, studies)
+    glossary, glossary_problems = read_glossary(glossary_path(root))
+    catalogue = Catalogue(instruments, studies, glossary, glossary_problems)
+    served: set[tuple[str, int]] = set()
     for study in studies:
         if study.errors:
             continue
@@ -245,4 +284,44 @@ def read_catalogue(root: Path) -> Catalogue:
             elif target.kind != kind:
                 study.problems.append(Problem(str(study.path), kind,
                                               f"{ref['key']} is a {target.kind}, not a {kind}"))
+            else:
+                served.add((target.key, target.version))
+                study.problems += _provenance_problems(study, kind, target)
+    if glossary is not None:
+        for item in instruments + studies:
+            if not item.errors:
+                item.problems += _glossary_problems(item, glossary, _superseded(item, instruments, served))
     return catalogue
+
+
+def _provenance_problems(study: InstrumentFile, kind: str, target: InstrumentFile) -> list[Problem]:
+    provenance = target.provenance
+    if provenance.get("status") == "approved":
+        return []
+    return [Problem(
+        str(study.path), kind,
+        f"{target.key} v{target.version} ({target.path}) is reconstructed, not approved "
+        f"({provenance.get('reason', 'no reason given')}); participants see a demonstration notice "
+        f"and no ethics reference",
+        "warning", "provenance")]
+
+
+def _superseded(item: InstrumentFile, instruments: list[InstrumentFile], served: set[tuple[str, int]]) -> bool:
+    """An instrument version no study serves and a later version replaces: its text is frozen."""
+    if item.kind not in KINDS or (item.key, item.version) in served:
+        return False
+    return any(other.key == item.key and other.version > item.version for other in instruments)
+
+
+def _glossary_problems(item: InstrumentFile, glossary: Glossary, superseded: bool) -> list[Problem]:
+    problems = []
+    for where, text in _walk_texts(item.content, ""):
+        for finding in glossary.avoided_in(text.get("cy") or ""):
+            message = (f"Welsh uses '{finding.found}', an alternative the glossary avoids "
+                       f"('{finding.avoided}'); use '{finding.term.cy}' ({finding.term.en})")
+            if superseded:
+                problems.append(Problem(str(item.path), where,
+                                        message + "; this superseded version cannot change", "warning", "glossary"))
+            else:
+                problems.append(Problem(str(item.path), where, message))
+    return problems

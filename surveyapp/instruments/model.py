@@ -10,7 +10,19 @@ TextObj = dict[str, str]
 
 
 def paragraphs(text: str) -> list[str]:
-    return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    return [p.strip() for p in text.replace("\r\n", "\n").replace("\r", "\n").split("\n\n") if p.strip()]
+
+
+# Rough reading-and-answering times by question type, for the time estimate: a choice is
+# read and clicked, a number may need looking up, open questions are where the time goes.
+SECONDS_PER_QUESTION = {
+    "single_choice": 15,
+    "multiple_choice": 30,
+    "integer": 30,
+    "decimal": 30,
+    "short_text": 30,
+    "long_text": 180,
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class Question:
     other = property(lambda self: bool(self.raw.get("other", False)))
     min = property(lambda self: self.raw.get("min"))
     max = property(lambda self: self.raw.get("max"))
+    places = property(lambda self: self.raw.get("places", 0))  # decimal places allowed (decimal only)
     show_if = property(lambda self: self.raw.get("show_if"))
 
     @cached_property
@@ -78,6 +91,14 @@ class Survey:
     @cached_property
     def questions(self) -> dict[str, Question]:
         return {q.key: q for s in self.sections for q in s.questions}
+
+    @cached_property
+    def estimated_minutes(self) -> int:
+        """How long answering online is likely to take, from the number and kind of questions
+        (every question counted, routed or not), rounded up to five minutes. An estimate, and
+        said to be one wherever it is shown."""
+        seconds = sum(SECONDS_PER_QUESTION[q.type] for q in self.questions.values())
+        return max(5, -(-seconds // 300) * 5)
 
     def section_index(self, section_id: str) -> int | None:
         return next((i for i, s in enumerate(self.sections) if s.id == section_id), None)

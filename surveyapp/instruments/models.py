@@ -22,7 +22,14 @@ class InstrumentVersion(db.Model):
     version: Mapped[int]
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     content: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    # Where the text comes from ({"status": "approved"|"reconstructed", ...}). Metadata, outside
+    # the hash: a committee may approve the very text participants already saw.
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def approved(self) -> bool:
+        return (self.provenance or {}).get("status") == "approved"
 
     def as_survey(self) -> Survey:
         return Survey(self.content)

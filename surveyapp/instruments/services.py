@@ -20,6 +20,7 @@ class LoadReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    provenance: list[str] = field(default_factory=list)
     studies: list[str] = field(default_factory=list)
 
 
@@ -47,9 +48,15 @@ def load_catalogue(catalogue: Catalogue) -> LoadReport:
         stored = find_version(item.key, item.version)
         if stored is None:
             db.session.add(InstrumentVersion(kind=item.kind, key=item.key, version=item.version,
-                                             content_hash=item.content_hash, content=item.content))
+                                             content_hash=item.content_hash, content=item.text_content,
+                                             provenance=item.provenance))
             report.added.append(label)
-        elif stored.content_hash == item.content_hash:
+            continue
+        if stored.provenance != item.provenance:
+            # Approval is metadata: it may change on a used version, the text may not.
+            stored.provenance = item.provenance
+            report.provenance.append(f"{label}: {item.provenance.get('status')}")
+        if stored.content_hash == item.content_hash:
             report.unchanged.append(label)
         elif is_used(stored):
             raise InstrumentChanged(
@@ -58,7 +65,7 @@ def load_catalogue(catalogue: Catalogue) -> LoadReport:
                 f"'version: {item.version + 1}') and point the study at the new version."
             )
         else:
-            stored.kind, stored.content, stored.content_hash = item.kind, item.content, item.content_hash
+            stored.kind, stored.content, stored.content_hash = item.kind, item.text_content, item.content_hash
             report.updated.append(label)
     db.session.flush()
     for item in catalogue.studies:
@@ -72,6 +79,7 @@ def load_catalogue(catalogue: Catalogue) -> LoadReport:
         study.title = data["title"]
         study.ethics_reference = data.get("ethics_reference")
         study.open_link = data["open_link"]
+        study.contacts = data.get("contacts")
         study.information_sheet = versions["information_sheet"]
         study.consent_form = versions["consent_form"]
         study.survey = versions["survey"]

@@ -9,11 +9,13 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from surveyapp import mail
 from surveyapp.i18n import tr
 from surveyapp.invitations.models import MessageKind
 from surveyapp.nominees.models import Nominee
 from surveyapp.participant.services import derive_token
 from surveyapp.reference import local_authorities
+from surveyapp.studies.contacts import study_contacts
 
 SEPARATOR = "\n\n" + "-" * 60 + "\n\n"
 
@@ -42,7 +44,8 @@ def _render(kind: str, nominee: Nominee, locale: str) -> tuple[str, str]:
         la = local_authorities().get(nominee.la_code)
         body = render_template(
             f"invitations/email/{kind}.txt", name=nominee.name, study_title=title, link=link,
-            decline_link=decline, ethics_reference=study.ethics_reference,
+            decline_link=decline, ethics_reference=study.ethics_reference if study.approved else None,
+            demonstration=not study.approved, contacts=study_contacts(study, locale),
             local_authority=la.name(locale) if la else nominee.la_code,
         )
         return _subject(kind, title), body
@@ -59,7 +62,7 @@ def compose(kind: str, nominee: Nominee, message_id_seed: str) -> tuple[EmailMes
         subject, body = _render(kind, nominee, mode)
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = current_app.config["MAIL_FROM"]
+    mail.address(message, nominee.participant.study, mode)
     message["To"] = formataddr((nominee.name, nominee.email))
     message["Message-ID"] = make_msgid(idstring=message_id_seed, domain=current_app.config["MAIL_DOMAIN"])
     message.set_content(body, charset="utf-8")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    IntegerField,
+    EmailField,
+    Field,
     RadioField,
     SelectChoice,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import NumberRange, StopValidation, ValidationError
+from wtforms.validators import Email, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from surveyapp.forms import BaseForm
@@ -47,22 +50,69 @@ def _valid_codes(codes: set[str]):
     return check
 
 
-def _range_message(question: Question):
-    if question.min is not None and question.max is not None:
-        return _l("Enter a whole number from %(min)s to %(max)s.")
-    if question.min is not None:
-        return _l("Enter a whole number of at least %(min)s.")
-    return _l("Enter a whole number no greater than %(max)s.")
+# Digits in groups of three may be split by a comma or a space (as people write 2,500 or
+# 2 500, including the no-break and thin spaces word processors insert); a point marks decimals.
+_GROUPED = re.compile(r"^([+-]?)(\d{1,3}(?:[,\u0020\u00a0\u202f\u2009]\d{3})+|\d+)(?:\.(\d+))?$")
 
 
-def _whole_number(form, field):
-    """Blank is fine (not answered); anything else must be digits. One clear message."""
-    raw = str(field.raw_data[0]).strip() if field.raw_data else ""
-    field.errors[:] = []
-    if not raw:
-        raise StopValidation()
-    if field.data is None:
-        raise StopValidation(_l("Enter a whole number using digits only, for example 12."))
+def parse_number(raw: str) -> Decimal | None:
+    """A typed number as a Decimal, or None when it is not one. "2,500", "2 500", "5.5"."""
+    match = _GROUPED.match(raw.strip())
+    if not match:
+        return None
+    sign, whole, fraction = match.groups()
+    digits = re.sub(r"\D", "", whole)
+    try:
+        return Decimal(f"{sign}{digits}.{fraction}" if fraction else f"{sign}{digits}")
+    except InvalidOperation:  # pragma: no cover - the pattern admits only digits
+        return None
+
+
+class NumberField(Field):
+    """A text box for a number (GOV.UK's advice: type=number mangles and hides input).
+    ``places`` 0 takes whole numbers only. ``data`` is an int, a float or None."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, *, places: int = 0, minimum=None, maximum=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.places, self.minimum, self.maximum = places, minimum, maximum
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else str(self.data)
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        raw = str(valuelist[0]).strip() if valuelist else ""
+        if not raw:
+            return
+        number = parse_number(raw)
+        if number is None:
+            raise ValueError(_l("Enter a number using digits, for example 12 or 2,500."))
+        if self.places == 0:
+            if number != number.to_integral_value():
+                raise ValueError(_l("Enter a whole number, for example 12."))
+            self.data = int(number)
+        else:
+            if -number.as_tuple().exponent > self.places:
+                raise ValueError(_l("Use no more than %(places)d decimal places, for example 5.5.",
+                                    places=self.places))
+            self.data = int(number) if number == number.to_integral_value() else float(number)
+        if self.minimum is not None and self.data < self.minimum or \
+                self.maximum is not None and self.data > self.maximum:
+            message = _range_message(self.minimum, self.maximum)
+            self.data = None
+            raise ValueError(message)
+
+
+def _range_message(minimum, maximum):
+    if minimum is not None and maximum is not None:
+        return _l("Enter a number from %(min)s to %(max)s.", min=minimum, max=maximum)
+    if minimum is not None:
+        return _l("Enter a number of at least %(min)s.", min=minimum)
+    return _l("Enter a number no greater than %(max)s.", max=maximum)
 
 
 def _field_for(question: Question):
@@ -73,12 +123,8 @@ def _field_for(question: Question):
         return TextAreaField(label, **kw)
     if question.type == "short_text":
         return StringField(label, **kw)
-    if question.type == "integer":
-        validators = [_whole_number]
-        if question.min is not None or question.max is not None:
-            validators.append(NumberRange(question.min, question.max, message=_range_message(question)))
-        # A text box, not type=number (GOV.UK's advice: number inputs mangle and hide input).
-        return IntegerField(label, validators=validators, widget=TextInput(), **kw)
+    if question.type in ("integer", "decimal"):
+        return NumberField(label, places=question.places, minimum=question.min, maximum=question.max, **kw)
     choices = [SelectChoice(o.code, tr(o.label)) for o in question.options]
     codes = {o.code for o in question.options}
     if question.type == "single_choice":
@@ -128,7 +174,7 @@ def values_from(form: BaseForm, section: Section, *, only_valid: bool) -> dict[s
         data = field.data
         if question.type in ("long_text", "short_text"):
             values[question.key] = data if data and data.strip() else None
-        elif question.type == "integer":
+        elif question.type in ("integer", "decimal"):
             values[question.key] = data
         elif question.type == "single_choice":
             values[question.key] = data or None
@@ -137,3 +183,13 @@ def values_from(form: BaseForm, section: Section, *, only_valid: bool) -> dict[s
             other = (form[question.key + OTHER_SUFFIX].data or "").strip()
             values[question.key] = {"choices": chosen, "other": other} if (chosen or other) else None
     return values
+
+
+class EmailLinkForm(BaseForm):
+    """"Email me my link": the address is used once to send and never stored."""
+
+    email = EmailField(_l("Email address"), validators=[
+        InputRequired(message=_l("Enter the email address to send your link to.")),
+        Length(max=254, message=_l("Enter an email address of no more than 254 characters.")),
+        Email(message=_l("Enter an email address in the right format, for example name@example.org.")),
+    ])

@@ -49,3 +49,15 @@ class Participant(db.Model):
 
     def __repr__(self) -> str:
         return f"<Participant {self.id} {self.status}>"
+
+
+class LinkEmail(db.Model):
+    """That a participant asked for their personal link by email, and when. The address they
+    typed is used once to send and never stored."""
+
+    __tablename__ = "link_email"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participant.id"), index=True)
+    language: Mapped[str] = mapped_column(sa.String(5))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

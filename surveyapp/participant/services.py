@@ -6,11 +6,25 @@ import base64
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
-from surveyapp.db import db
-from surveyapp.participant.models import Participant
+from surveyapp import mail
+from surveyapp.db import db, utcnow
+from surveyapp.i18n import tr
+from surveyapp.instruments.model import Section
+from surveyapp.invitations.mailer import DeliveryUncertain, Mailer, MailServerUnavailable, MessageRefused
+from surveyapp.nominees.models import Nominee
+from surveyapp.participant.models import LinkEmail, Participant
+from surveyapp.reference import AGENCIES
+from surveyapp.studies.contacts import study_contacts
 from surveyapp.studies.models import Study
 
 # 32 random bytes: unguessable, and safe to store as a plain SHA-256 (no salt needed
@@ -55,3 +69,78 @@ def find_by_token(token: str) -> Participant | None:
 
 def find_open_study(slug: str) -> Study | None:
     return db.session.scalar(sa.select(Study).where(Study.slug == slug, Study.open_link.is_(True)))
+
+
+# -- filled in from the invitation ----------------------------------------------------------
+
+def _nominee_answers(nominee: Nominee, locale: str) -> dict[str, Any]:
+    """What the nominee record already says, by the survey keys that ask it."""
+    agency = AGENCIES.get(nominee.agency)
+    with force_locale(locale):
+        agency_label = str(agency) if agency is not None else nominee.agency
+    return {"la_code": nominee.la_code, "service_area": nominee.service_area,
+            "agency": agency_label, "role": nominee.role}
+
+
+def prefill_from_nominee(participant: Participant, section: Section, state: dict) -> dict[str, Any]:
+    """Answers to show already filled in on a section, from the invitation's nominee record:
+    only for questions never saved, and only values the question can take. Nothing is saved
+    until the participant saves the page, and they can change any of it."""
+    if participant.source != "invited":
+        return {}
+    nominee = db.session.scalar(sa.select(Nominee).where(Nominee.participant_id == participant.id))
+    if nominee is None:
+        return {}
+    known = _nominee_answers(nominee, participant.language or "en")
+    prefilled: dict[str, Any] = {}
+    for question in section.questions:
+        value = known.get(question.key)
+        if not value or question.key in state:
+            continue
+        if question.type == "single_choice" and question.option(value) is None:
+            continue
+        if question.type in ("single_choice", "short_text", "long_text"):
+            prefilled[question.key] = value
+    return prefilled
+
+
+# -- "email me my link" -----------------------------------------------------------------------
+
+class TooManyLinkEmails(Exception):
+    """This participant has asked for their link too often lately."""
+
+
+class LinkEmailNotSent(Exception):
+    """The mail server did not take the message."""
+
+
+def email_personal_link(participant: Participant, address: str, link: str, locale: str) -> LinkEmail:
+    """Send one email with the personal link to ``address``, in ``locale``. The address is
+    used for this message only; what is recorded is that a link was sent, and when."""
+    config = current_app.config
+    since = utcnow() - timedelta(seconds=config["LINK_EMAIL_WINDOW_SECONDS"])
+    recent = db.session.scalar(sa.select(sa.func.count(LinkEmail.id)).where(
+        LinkEmail.participant_id == participant.id, LinkEmail.sent_at >= since))
+    if recent >= config["LINK_EMAIL_LIMIT"]:
+        raise TooManyLinkEmails()
+    study = participant.study
+    with force_locale(locale):
+        message = EmailMessage()
+        message["Subject"] = _("Your link: %(study)s", study=tr(study.title, locale))
+        message["To"] = address
+        message["Message-ID"] = make_msgid(idstring="link", domain=config["MAIL_DOMAIN"])
+        mail.address(message, study, locale)
+        body = render_template("participant/email/link.txt", link=link, study_title=tr(study.title, locale),
+                               contacts=study_contacts(study, locale), demonstration=not study.approved)
+        message.set_content(body, charset="utf-8")
+        message["Content-Language"] = locale
+    mailer = Mailer(config)
+    try:
+        mailer.send(message)
+    except (MailServerUnavailable, MessageRefused, DeliveryUncertain) as exc:
+        raise LinkEmailNotSent(str(exc)) from exc
+    finally:
+        mailer.close()
+    record = LinkEmail(participant_id=participant.id, language=locale)
+    db.session.add(record)
+    return record

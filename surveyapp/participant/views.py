@@ -17,7 +17,9 @@ from surveyapp.extensions import db
 from surveyapp.nominees.models import Nominee
 from surveyapp.participant import services
 from surveyapp.participant.forms import (
+    OTHER_SUFFIX,
     ActionForm,
+    EmailLinkForm,
     consent_form_class,
     form_data_for,
     section_form_class,
@@ -25,6 +27,7 @@ from surveyapp.participant.forms import (
 )
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.responses import services as responses
+from surveyapp.studies.contacts import study_contacts
 from surveyapp.web import answer_text, validates_own_csrf
 
 bp = Blueprint("participant", __name__, template_folder="templates")
@@ -40,6 +43,18 @@ def _load_participant(endpoint, values):
         abort(404)
     g.participant = participant
     g.token = token
+
+
+@bp.context_processor
+def _study_context():
+    """The study on every participant page: its notice and contacts, in any language."""
+    participant = g.get("participant")
+    study = participant.study if participant is not None else g.get("study")
+
+    def contacts_in(locale: str):
+        return study_contacts(study, locale) if study is not None else None
+
+    return {"study": study, "contacts_in": contacts_in}
 
 
 def _participant() -> Participant:
@@ -78,6 +93,7 @@ def open_link(slug: str):
     study = services.find_open_study(slug)
     if study is None:
         abort(404)
+    g.study = study
     form = ActionForm()
     chosen = request.form.get("language")
     if form.validate_on_submit() and chosen in i18n.LOCALES:
@@ -116,8 +132,9 @@ def resume(token: str):
 def information(token: str):
     participant = _participant()
     sheet = participant.study.information_sheet.as_information_sheet()
+    minutes = participant.study.survey.as_survey().estimated_minutes
     return render_template("participant/information.html", sheet=sheet, participant=participant,
-                           personal_url=_personal_url())
+                           personal_url=_personal_url(), minutes=minutes)
 
 
 @bp.route("/p/<token>/consent", methods=["GET", "POST"])
@@ -230,8 +247,9 @@ def section(token: str, number: int):
     if request.method == "GET":
         participant.current_section = number - 1
         db.session.commit()
-        form = section_form_class(current)(data=form_data_for(current, answers))
-        return _render_section(survey, current, number, form, answers, revisions)
+        prefilled = services.prefill_from_nominee(participant, current, state)
+        form = section_form_class(current)(data=form_data_for(current, {**answers, **prefilled}))
+        return _render_section(survey, current, number, form, answers, revisions, prefilled=prefilled)
 
     form = section_form_class(current)()
     valid = form.validate()
@@ -272,6 +290,11 @@ def section(token: str, number: int):
                                conflicts=result.conflicts), status
 
     action = request.form.get("action", "next")
+    if action == "review":
+        # Came from the review page to put one answer right: go straight back there.
+        participant.current_section = number - 1
+        db.session.commit()
+        return redirect(url_for("participant.review", token=token))
     if action == "previous" and number > 1:
         target = number - 1
     elif action == "later":
@@ -322,7 +345,8 @@ def autosave(token: str, number: int):
         question = survey.questions[key]
         return jsonify(status="conflict", revision=conflict.revision,
                        theirs=answer_text(question, conflict.value),
-                       theirs_data=form_data_for(current, {key: conflict.value}),
+                       theirs_data={name: data for name, data in form_data_for(current, {key: conflict.value}).items()
+                                    if name in (key, key + OTHER_SUFFIX)},
                        message=_("Not saved: this answer was changed in another window.")), 409
     when = format_datetime(result.saved_at, "HH:mm")
     return jsonify(status="saved", revision=result.revisions.get(key, 0),
@@ -330,12 +354,14 @@ def autosave(token: str, number: int):
 
 
 def _render_section(survey, current, number, form, answers, revisions, *, csrf_expired=False,
-                    conflicts=None):
+                    conflicts=None, prefilled=None):
     visible = [q for q in current.questions if q.is_shown(answers)]
+    from_review = request.values.get("return") == "review"
     return render_template(
         "participant/section.html", survey=survey, section=current, number=number,
         total=len(survey.sections), form=form, questions=visible, csrf_expired=csrf_expired,
-        revisions=revisions, conflicts=conflicts or {},
+        revisions=revisions, conflicts=conflicts or {}, prefilled=prefilled or {},
+        from_review=from_review,
         autosave_url=url_for("participant.autosave", token=g.token, number=number),
     )
 
@@ -343,7 +369,30 @@ def _render_section(survey, current, number, form, answers, revisions, *, csrf_e
 @bp.get("/p/<token>/saved")
 @participant_link
 def saved(token: str):
-    return render_template("participant/saved.html", personal_url=_personal_url())
+    return render_template("participant/saved.html", personal_url=_personal_url(), form=EmailLinkForm(),
+                           sent=request.args.get("sent") == "1")
+
+
+@bp.post("/p/<token>/email-link")
+@validates_own_csrf
+@participant_link
+def email_link(token: str):
+    """Send the personal link to an address typed here; the address is not stored."""
+    participant = _participant()
+    form = EmailLinkForm()
+    if form.validate():
+        try:
+            services.email_personal_link(participant, form.email.data, _personal_url(), i18n.current_locale())
+        except services.TooManyLinkEmails:
+            form.email.errors.append(_("You have asked for your link several times in the last hour. "
+                                       "Please copy the link on this page instead, or try again later."))
+        except services.LinkEmailNotSent:
+            form.email.errors.append(_("We could not send the email just now. Please copy the link on "
+                                       "this page instead, or try again later."))
+        else:
+            db.session.commit()
+            return redirect(url_for("participant.saved", token=token, sent=1))
+    return render_template("participant/saved.html", personal_url=_personal_url(), form=form), 400
 
 
 @bp.route("/p/<token>/review", methods=["GET", "POST"])

@@ -25,7 +25,7 @@ def normalise(value: Any) -> Any:
     """NFC-normalise text so that ŵ typed two ways is stored one way; LF line ends."""
     if isinstance(value, str):
         # Browsers send textarea line ends as CRLF; store what was typed, with LF.
-        return unicodedata.normalize("NFC", value.replace("\r\n", "\n"))
+        return unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     if isinstance(value, dict):
         return {k: normalise(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -17,6 +17,9 @@ class Study(db.Model):
     title: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     ethics_reference: Mapped[str | None] = mapped_column(sa.String(100))
     open_link: Mapped[bool] = mapped_column(default=False)
+    # Who participants can contact (research team, complaints, data protection); see
+    # instruments/README.md. Shown on every participant page and in every email.
+    contacts: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     information_sheet_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
     consent_form_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
     survey_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
@@ -24,6 +27,16 @@ class Study(db.Model):
     information_sheet: Mapped[InstrumentVersion] = relationship(foreign_keys=[information_sheet_id])
     consent_form: Mapped[InstrumentVersion] = relationship(foreign_keys=[consent_form_id])
     survey: Mapped[InstrumentVersion] = relationship(foreign_keys=[survey_id])
+
+    @property
+    def instruments(self) -> tuple[InstrumentVersion, ...]:
+        return (self.information_sheet, self.consent_form, self.survey)
+
+    @property
+    def approved(self) -> bool:
+        """Whether every text participants see is an approved one. Only then is the ethics
+        reference shown; otherwise participant pages say this is a demonstration."""
+        return all(version.approved for version in self.instruments)
 
     def __repr__(self) -> str:
         return f"<Study {self.slug}>"

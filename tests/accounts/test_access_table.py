@@ -44,6 +44,7 @@ ACCESS = {
     "participant.section": LINK,
     "participant.autosave": LINK,
     "participant.saved": LINK,
+    "participant.email_link": LINK,
     "participant.review": LINK,
     "participant.done": LINK,
     "accounts.login": PUBLIC,

@@ -51,9 +51,16 @@ def participant_of(app, token: str) -> Participant:
         return participant
 
 
-def wait_saved(page) -> None:
+SAVED = r"^(Saved|Wedi'i gadw am) \d\d:\d\d$"
+
+
+def wait_saved(page, key: str | None = None) -> None:
+    """Until the page says a save went through: beside the question (``key``, or any), where
+    the status stays; the live region's "saved" leaves the screen after a few seconds."""
+    where = f'[data-question="{key}"] [data-field-status]' if key else "[data-field-status]"
     page.wait_for_function(
-        "() => /^(Saved|Wedi'i gadw) \\d\\d:\\d\\d$/.test(document.querySelector('[data-save-status]').textContent)")
+        "([pattern, where]) => Array.from(document.querySelectorAll(where))"
+        ".some((el) => new RegExp(pattern).test(el.textContent))", arg=[SAVED, where])
 
 
 def start_consented(page, base_url: str, study, language: str = "en") -> str:

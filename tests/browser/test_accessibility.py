@@ -40,7 +40,7 @@ def _pages(page, base_url, study, language):
         page.goto(f"{base_url}/p/{token}/section/{number}")
         yield f"section-{number}"
     page.goto(f"{base_url}/p/{token}/section/3")
-    page.fill("#referrals_per_year", "many")
+    page.fill("#referrals_children_per_year", "many")
     _submit(page, "button[value=next]")
     yield "section-3-errors"
     page.goto(f"{base_url}/p/{token}/review")

@@ -147,8 +147,14 @@ def test_welsh_journey_shows_no_english(browser, study):
     browser.consent(token, study)
     for number in range(1, len(study.survey.sections) + 1):
         pages.append(f"/p/{token}/section/{number}")
-    bad_number = browser.post(f"/p/{token}/section/3", {"referrals_per_year": "llawer"})
+    bad_number = browser.post(f"/p/{token}/section/3", {"referrals_per_year": "llawer",
+                                                         "referrals_children_per_year": "llawer",
+                                                         "team_size_fte": "5.555"})
+    assert bad_number.status_code == 400
     rendered.append(bad_number.get_data(as_text=True))
+    bad_email = browser.post(f"/p/{token}/email-link", {"email": "nid-cyfeiriad"})
+    assert bad_email.status_code == 400
+    rendered.append(bad_email.get_data(as_text=True))
     expired = browser.client.post(f"/p/{token}/section/2", data={"csrf_token": "old", "aims": "Testun"})
     rendered.append(expired.get_data(as_text=True))
     browser.post(f"/p/{token}/section/1", {"role": "Pennaeth", "la_code": "GWN", "service_area": "children"})

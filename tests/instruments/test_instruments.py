@@ -27,7 +27,7 @@ def _edit(path: Path, change):
 def test_shipped_instruments_pass_the_check():
     result = _run()
     assert result.exit_code == 0, result.output
-    assert "OK: 4 file(s) checked" in result.output
+    assert "OK: 7 file(s) checked" in result.output
     assert "still marked draft" in result.output  # honest about translator review
 
 
@@ -143,9 +143,9 @@ def test_editing_a_used_version_is_refused(app, make_app, loaded, browser):
     from .conftest_helpers import consent_someone
 
     consent_someone(app, browser)
-    consent = loaded / "phase1-consent" / "1.yaml"
+    consent = loaded / "phase1-consent" / "2.yaml"  # the version the study serves
     _edit(consent, lambda d: d["items"][0]["text"].update(en="Quietly changed"))
-    with pytest.raises(InstrumentChanged, match=r"already been used .* new version file \(for example 2.yaml"):
+    with pytest.raises(InstrumentChanged, match=r"already been used .* new version file \(for example 3.yaml"):
         _load(app, loaded)
     # The CLI says the same in words, and exits non-zero.
     cli_app = make_app(INSTRUMENTS_DIR=str(loaded))

@@ -33,7 +33,7 @@ def test_autosave_stores_the_answer_and_returns_the_revision(browser, consented,
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "saved" and body["revision"] == 1
-    assert re.fullmatch(r"Wedi'i gadw \d\d:\d\d", body["message"])  # Welsh, in the page's language
+    assert re.fullmatch(r"Wedi'i gadw am \d\d:\d\d", body["message"])  # Welsh, in the page's language
     response = _autosave(browser, consented, "aims", "Cadw plant ac oedolion yn ddiogel", 1)
     assert response.get_json()["revision"] == 2
     with app.app_context():

@@ -49,7 +49,8 @@ def test_unknown_token_is_404(browser, study):
 def test_full_journey_in_english_records_consent_and_submission(browser, study, app):
     token = browser.start(study, "en")
     info = browser.get(f"/p/{token}/information").get_data(as_text=True)
-    assert "20/LAW/005" in info
+    # The shipped texts are reconstructions: no ethics reference, a demonstration notice.
+    assert "20/LAW/005" not in info and "Demonstration study" in info
     assert f"/p/{token}" in info  # the personal link is shown to keep
 
     response = browser.consent(token, study, optional=False)
@@ -64,7 +65,7 @@ def test_full_journey_in_english_records_consent_and_submission(browser, study, 
     browser.post(f"/p/{token}/section/2", {"aims": "Cadw pobl yn ddiogel – ŵ ŷ â ô", "action": "next"})
     browser.post(f"/p/{token}/section/3",
                  {"front_door_model": ["IAA", "_other"], "front_door_model__other": "Hwb Diogelu",
-                  "referrals_per_year": "4200", "action": "next"})
+                  "referrals_children_per_year": "4,200", "team_size_fte": "5.5", "action": "next"})
     review = browser.get(f"/p/{token}/review").get_data(as_text=True)
     assert "Gwynedd" in review and "Hwb Diogelu" in review
     response = browser.post(f"/p/{token}/review", {}, fetch=False)
@@ -85,7 +86,7 @@ def test_full_journey_in_english_records_consent_and_submission(browser, study, 
         assert answers["la_code"] == "GWN"
         assert answers["aims"] == "Cadw pobl yn ddiogel – ŵ ŷ â ô"
         assert answers["front_door_model"] == {"choices": ["IAA"], "other": "Hwb Diogelu"}
-        assert answers["referrals_per_year"] == 4200
+        assert answers["referrals_children_per_year"] == 4200 and answers["team_size_fte"] == 5.5
         response_row = db.session.scalar(sa.select(Response))
         assert response_row.content_hash == participant.study.survey.content_hash
 
@@ -176,7 +177,7 @@ def test_required_questions_block_submit_with_links(browser, study, app):
     response = browser.post(f"/p/{token}/review", {})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert f"/p/{token}/section/1#q-la_code" in page
+    assert f"/p/{token}/section/1?return=review#q-la_code" in page
     with app.app_context():
         assert _participant(token).status == "consented"
 
@@ -237,11 +238,11 @@ def test_bad_number_gets_a_clear_error_and_other_answers_are_kept(browser, study
     token = browser.start(study)
     browser.consent(token, study)
     response = browser.post(f"/p/{token}/section/3",
-                            {"referrals_per_year": "lots", "front_door_name": "SPOA"})
+                            {"referrals_children_per_year": "lots", "front_door_name": "SPOA"})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert "Enter a whole number using digits only" in page
-    assert 'href="#referrals_per_year"' in page
+    assert "Enter a number using digits, for example 12 or 2,500." in page
+    assert 'href="#referrals_children_per_year"' in page
     assert 'value="lots"' in page
     with app.app_context():
         answers = _answers(token)

@@ -34,8 +34,22 @@
     var states = {};
     var DEBOUNCE = 800, MAX_WAIT = 4000, MAX_RETRY = 15000;
 
+    var clearTimer = null;
     function msg(name) { return form.getAttribute("data-msg-" + name) || ""; }
-    function setStatus(text) { if (statusEl.textContent !== text) { statusEl.textContent = text; } }
+    // One polite live region announces; the line beside the question (aria-hidden) shows
+    // the same words where the person is typing. A "saved" bar leaves the screen after a
+    // few seconds; problems stay until they are put right.
+    function setStatus(text, key, transient) {
+      clearTimeout(clearTimer);
+      if (statusEl.textContent !== text) { statusEl.textContent = text; }
+      if (transient) {
+        clearTimer = setTimeout(function () { if (statusEl.textContent === text) { statusEl.textContent = ""; } }, 5000);
+      }
+      if (key) {
+        var box = form.querySelector('[data-question="' + key + '"] [data-field-status]');
+        if (box) { box.textContent = text; }
+      }
+    }
     function state(key) {
       if (!states[key]) { states[key] = { timer: null, firstDirty: 0, inFlight: false, pending: false, dirty: false, retry: 0, extra: null }; }
       return states[key];
@@ -82,7 +96,7 @@
       st.retry = Math.min(st.retry ? st.retry * 2 : 1000, MAX_RETRY);
       clearTimeout(st.timer);
       st.timer = setTimeout(function () { save(key); }, st.retry);
-      setStatus(msg("retrying"));
+      setStatus(msg("retrying"), key);
     }
 
     function save(key) {
@@ -97,7 +111,7 @@
         method: "POST", body: body(key, extra), credentials: "same-origin",
         headers: { "Accept": "application/json" }
       }).then(function (response) {
-        if (response.status === 413) { setStatus(msg("too-large")); return null; }
+        if (response.status === 413) { setStatus(msg("too-large"), key); return null; }
         return response.json().then(function (data) { return data; }, function () {
           throw new Error("not json");
         });
@@ -107,16 +121,16 @@
           revInput(key).value = data.revision;
           st.retry = 0;
           removeConflict(key);
-          setStatus(data.message);
+          setStatus(data.message, key, true);
         } else if (data.status === "csrf") {
           form.querySelector('input[name="csrf_token"]').value = data.csrf_token;
           st.extra = extra;
           retryLater(key);
         } else if (data.status === "conflict") {
           showConflict(key, data);
-          setStatus(data.message);
+          setStatus(data.message, key);
         } else {
-          setStatus(data.message || msg("retrying"));
+          setStatus(data.message || msg("retrying"), key);
         }
       }).catch(function () {
         st.extra = extra;
@@ -222,6 +236,30 @@
       }, 50);
     });
   }
+})();
+
+// The personal link's copy button: shown only where the clipboard can be written; says
+// "copied" (or how to copy by hand) politely, in the page's language.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-copy-box]"), function (box) {
+      var button = box.querySelector("[data-copy-button]");
+      var source = box.querySelector("[data-copy-source]");
+      var status = box.querySelector("[data-copy-status]");
+      if (!button || !source || !navigator.clipboard || !window.isSecureContext) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var text = source.getAttribute("href") || source.textContent;
+        status.textContent = "";
+        navigator.clipboard.writeText(text).then(function () {
+          status.textContent = box.getAttribute("data-msg-copied");
+        }, function () {
+          status.textContent = box.getAttribute("data-msg-copy-failed");
+        });
+      });
+    });
+  });
 })();
 
 // A sending batch: poll its progress and update the bar and the polite status line.
