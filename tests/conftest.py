@@ -162,6 +162,19 @@ def new_browser(app):
 
 
 @pytest.fixture
+def smtp():
+    """A real SMTP server on loopback that keeps what it is sent (tests/smtp_server.py)."""
+    from tests.smtp_server import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def instruments_copy(tmp_path) -> Path:
     import shutil
 

@@ -41,8 +41,13 @@ class Problem:
 
 
 @cache
-def _validator(name: str) -> jsonschema.Draft202012Validator:
+def _validator(name: str, kind: str | None = None) -> jsonschema.Draft202012Validator:
+    """The validator for a schema file; with ``kind``, for that kind alone (its errors name the
+    exact place, where the file's oneOf over the kinds can only say "matches none")."""
     schema = json.loads(resources.files(__package__).joinpath(name).read_text("utf-8"))
+    if kind is not None:
+        schema = {key: value for key, value in schema.items() if key != "oneOf"}
+        schema["$ref"] = f"#/$defs/{kind}"
     return jsonschema.Draft202012Validator(schema)
 
 
@@ -76,7 +81,8 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _schema_problems(path: Path, data: Any, schema: str) -> list[Problem]:
-    validator = _validator(schema)
+    kind = data.get("kind") if isinstance(data, dict) and schema == "schema.json" else None
+    validator = _validator(schema, kind if kind in KINDS else None)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     problems = []
     for error in errors:

@@ -132,7 +132,7 @@ def resume(token: str):
 def information(token: str):
     participant = _participant()
     sheet = participant.study.information_sheet.as_information_sheet()
-    minutes = participant.study.survey.as_survey().estimated_minutes
+    minutes = responses.survey_for(participant).estimated_minutes
     return render_template("participant/information.html", sheet=sheet, participant=participant,
                            personal_url=_personal_url(), minutes=minutes)
 
@@ -218,7 +218,7 @@ def _survey_page(token: str, number: int):
         return None, redirect(_next_step_url(participant))
     if participant.status == ParticipantStatus.SUBMITTED:
         return None, redirect(url_for("participant.done", token=token))
-    survey = participant.study.survey.as_survey()
+    survey = responses.survey_for(participant)
     return (participant, survey, _section_or_404(survey, number)), None
 
 
@@ -404,7 +404,7 @@ def review(token: str):
         consent_services.require_consent(participant)
     except ConsentRequired:
         return redirect(_next_step_url(participant))
-    survey = participant.study.survey.as_survey()
+    survey = responses.survey_for(participant)
     answers = responses.saved_answers(participant)
     unanswered = [
         (index + 1, q) for index, s in enumerate(survey.sections) for q in s.questions

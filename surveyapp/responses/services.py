@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from surveyapp.consent.services import require_consent
 from surveyapp.db import db, utcnow
 from surveyapp.errors import AlreadySubmitted, DomainError
+from surveyapp.instruments.model import Survey
+from surveyapp.instruments.models import InstrumentVersion
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.responses.models import Answer, Response
 
@@ -34,10 +36,22 @@ def normalise(value: Any) -> Any:
 
 
 def find_response(participant: Participant) -> Response | None:
+    """The participant's response, whichever schedule version it was started on."""
     return db.session.scalar(
-        sa.select(Response).where(Response.participant_id == participant.id,
-                                  Response.survey_id == participant.study.survey_id)
+        sa.select(Response).where(Response.participant_id == participant.id)
+        .order_by(Response.id.desc()).limit(1)
     )
+
+
+def survey_version_for(participant: Participant) -> InstrumentVersion:
+    """The schedule this participant answers: the version their response was started on
+    (a newer version published meanwhile does not move them), else the study's current one."""
+    response = find_response(participant)
+    return response.survey if response is not None else participant.study.survey
+
+
+def survey_for(participant: Participant) -> Survey:
+    return survey_version_for(participant).as_survey()
 
 
 def saved_state(participant: Participant) -> dict[str, Answer]:
@@ -98,7 +112,7 @@ def save_answers(
     choose. Writes are conditional on the revision, so two tabs racing cannot both win.
     """
     consent = require_consent(participant)
-    known = participant.study.survey.as_survey().questions
+    known = survey_for(participant).questions
     unknown = set(values) - set(known)
     if unknown:
         raise DomainError(f"unknown questions: {sorted(unknown)}")

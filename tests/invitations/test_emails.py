@@ -438,3 +438,63 @@ def test_a_consented_nominee_can_still_stop_reminders_from_the_email(mail_app, s
     age_messages(mail_app, days=8)
     with mail_app.app_context():
         assert services.nominees_to_remind(db.session.get(Study, study.id)) == []
+
+
+def _send_reminders(app, study_id):
+    age_messages(app, days=30)
+    with app.app_context():
+        batch = services.create_batch(db.session.get(Study, study_id), MessageKind.REMINDER)
+        db.session.commit()
+        return services.run_batch(batch.id).status
+
+
+def test_every_email_names_the_contacts_replies_to_the_team_and_is_honest_about_the_texts(
+        mail_app, smtp, study):
+    """Invitations and reminders carry the study's contacts in the email's language, a
+    Reply-To that reaches the research team, a sender name in that language, and (the texts
+    being reconstructed) a demonstration note instead of an ethics reference."""
+    load_nominees(mail_app, study, csv_of(CY, EN, UNKNOWN))
+    assert send_invitations(mail_app, study.id)[1] == "done"
+    assert _send_reminders(mail_app, study.id) == "done"
+    received = smtp.handler.received
+    assert len(received) == 6
+    sender_cy = _welsh_msgstr(mail_app, "Safeguarding research in Wales")
+    for item in received:
+        message, body = item.message, item.body
+        language = message["Content-Language"]
+        assert message["Reply-To"] == "front-door-research@example.org"
+        for address in ("front-door-research@example.org", "research-ethics@example.org",
+                        "data-protection@example.org"):
+            assert address in body
+        assert "20/LAW/005" not in body
+        name = message["From"].addresses[0].display_name
+        assert message["From"].addresses[0].addr_spec == "research@example.org"
+        if language == "cy":
+            assert name == sender_cy and "Astudiaeth arddangos yw hon" in body
+            assert "(cyswllt enghreifftiol)" in body and "demonstration contact" not in body
+        elif language == "en":
+            assert name == "Safeguarding research in Wales"
+            assert "This is a demonstration study" in body and "Astudiaeth arddangos" not in body
+        else:
+            assert name == f"{sender_cy} / Safeguarding research in Wales"
+            assert body.index("Astudiaeth arddangos") < body.index("This is a demonstration study")
+
+
+def test_an_approved_study_gives_its_ethics_reference_in_emails(mail_app, smtp, instruments_copy):
+    from surveyapp.instruments.loader import read_catalogue
+    from surveyapp.instruments.services import load_catalogue
+
+    study_data = yaml.safe_load((instruments_copy / "studies" / "front-door-phase1.yaml").read_text("utf-8"))
+    for kind in ("information_sheet", "consent_form", "survey"):
+        path = instruments_copy / study_data[kind]["key"] / f"{study_data[kind]['version']}.yaml"
+        data = yaml.safe_load(path.read_text("utf-8"))
+        data["provenance"] = {"status": "approved", "approved_by": "Test REC", "approved_on": "2026-11-30"}
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+    with mail_app.app_context():
+        load_catalogue(read_catalogue(instruments_copy))
+        db.session.commit()
+        study_id = db.session.scalar(sa.select(Study.id))
+    load_nominees(mail_app, study_id, csv_of(EN))
+    send_invitations(mail_app, study_id)
+    body = smtp.handler.received[0].body
+    assert "Ethical approval reference: 20/LAW/005" in body and "demonstration study" not in body
