@@ -121,11 +121,8 @@ def test_copy_button_copies_the_personal_link_with_the_keyboard(context, page, l
 
 
 # Where the clipboard cannot be written (scripts off, an insecure context, an old browser) the
-# button must stay hidden: pressing it would do nothing. The template gives it the ``hidden``
-# attribute, but app.css's ``.button { display: inline-block }`` outranks the browser's own
-# ``[hidden] { display: none }``, so it is shown anyway (see the report; app.css needs
-# ``[hidden] { display: none !important; }``).
-@pytest.mark.xfail(strict=True, reason="app bug: .button's display overrides the hidden attribute")
+# button must stay hidden: pressing it would do nothing. (``.button { display: inline-block }``
+# once outranked the ``hidden`` attribute; app.css now makes ``[hidden]`` win.)
 @pytest.mark.parametrize("without", ["scripts", "clipboard"])
 def test_copy_button_stays_hidden_where_it_cannot_copy(chromium, live_server, study, without):
     context = chromium.new_context(java_script_enabled=without != "scripts")
