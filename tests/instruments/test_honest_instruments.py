@@ -195,8 +195,36 @@ def test_no_served_welsh_text_uses_an_avoided_term():
     assert [p for p in catalogue.problems if p.severity == "error"] == []
 
 
-@pytest.mark.parametrize("phrase", ["yn 'Ddrws Ffrynt'", "Polisi'r tîm ymchwil", "Gwasanaeth Prawf"])
+@pytest.mark.parametrize("phrase", ["yn 'Ddrws Ffrynt'", "Polisi'r tîm ymchwil", "Gwasanaeth Prawf",
+                                    "Pwy mae'r trefniant yn ei gwmpasu?", "beth sy'n rhwystro gwelliannau?"])
 def test_welsh_fixes_are_in_the_served_texts(phrase):
     served = _served(INSTRUMENTS_DIR)
     text = "\n".join(path.read_text("utf-8") for path in served.values())
     assert phrase in text
+
+
+def test_consent_item_2_is_about_withdrawing_from_the_study_in_the_forms_own_words():
+    consent = yaml.safe_load(_served(INSTRUMENTS_DIR)["consent_form"].read_text("utf-8"))
+    voluntary = next(item for item in consent["items"] if item["id"] == "voluntary")["text"]
+    assert "withdraw from the study" in voluntary["en"] and "withdraw my consent" not in voluntary["en"]
+    assert "dynnu'n ôl o'r astudiaeth" in voluntary["cy"]  # "i dynnu": soft mutation after "i"
+    welsh = yaml.safe_dump(consent, allow_unicode=True)
+    assert "ydsyn" in welsh and not any(form in welsh for form in mutated_forms("caniatâd"))
+
+
+@pytest.mark.parametrize(("msgid", "welsh"), [
+    ("Use no more than %(max)d characters.", "Peidiwch â defnyddio mwy na %(max)d nod."),
+    ("Sending so far", "Wedi anfon hyd yma"),
+    ("Sent", "Wedi'i anfon"),
+    ("Saved %(time)s", "Wedi'i gadw am %(time)s"),
+    ("Safeguarding research in Wales", "Ymchwil ar ddiogelu yng Nghymru"),  # the Welsh sender name
+])
+def test_interface_welsh_fixes(msgid, welsh):
+    from babel.messages.pofile import read_po
+
+    from surveyapp.config import TRANSLATIONS_DIR
+
+    with (TRANSLATIONS_DIR / "cy" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        message = read_po(fh, locale="cy").get(msgid)
+    assert message is not None and not message.fuzzy
+    assert message.string == welsh
