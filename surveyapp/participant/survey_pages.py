@@ -1,0 +1,221 @@
+"""The survey's pages: one section at a time, autosave, and the review before submitting."""
+
+from __future__ import annotations
+
+from flask import abort, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime, ngettext
+from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
+
+from surveyapp import i18n
+from surveyapp.access import participant_link
+from surveyapp.consent import services as consent_services
+from surveyapp.errors import AlreadySubmitted, ConsentRequired
+from surveyapp.extensions import db
+from surveyapp.participant import services
+from surveyapp.participant.blueprint import bp, current_participant, next_step_url
+from surveyapp.participant.forms import (
+    OTHER_SUFFIX,
+    ActionForm,
+    form_data_for,
+    section_form_class,
+    values_from,
+)
+from surveyapp.participant.models import ParticipantStatus
+from surveyapp.responses import services as responses
+from surveyapp.web import answer_text, validates_own_csrf
+
+
+def _section_or_404(survey, number: int):
+    if not 1 <= number <= len(survey.sections):
+        abort(404)
+    return survey.sections[number - 1]
+
+
+def _survey_page(token: str, number: int):
+    """The participant, survey and section for a survey page, or a redirect away from it."""
+    participant = current_participant()
+    try:
+        consent_services.require_consent(participant)
+    except ConsentRequired:
+        return None, redirect(next_step_url(participant))
+    if participant.status == ParticipantStatus.SUBMITTED:
+        return None, redirect(url_for("participant.done", token=token))
+    survey = responses.survey_for(participant)
+    return (participant, survey, _section_or_404(survey, number)), None
+
+
+def _posted_revisions(current) -> dict[str, int]:
+    """The revision each answer had when this page was shown (``_rev_<key>`` fields)."""
+    revisions = {}
+    for question in current.questions:
+        raw = request.form.get(f"_rev_{question.key}", "")
+        if raw.isdigit():
+            revisions[question.key] = int(raw)
+    return revisions
+
+
+@bp.route("/p/<token>/section/<int:number>", methods=["GET", "POST"])
+@validates_own_csrf
+@participant_link
+def section(token: str, number: int):
+    page, away = _survey_page(token, number)
+    if away:
+        return away
+    participant, survey, current = page
+    state = responses.saved_state(participant)
+    answers = {k: a.value for k, a in state.items() if a.value is not None}
+    revisions = {k: a.revision for k, a in state.items()}
+
+    if request.method == "GET":
+        participant.current_section = number - 1
+        db.session.commit()
+        prefilled = services.prefill_from_nominee(participant, current, state)
+        form = section_form_class(current)(data=form_data_for(current, {**answers, **prefilled}))
+        return _render_section(survey, current, number, form, answers, revisions, prefilled=prefilled)
+
+    form = section_form_class(current)()
+    valid = form.validate()
+    if form.csrf_failed:
+        # Never discard what was posted: show it again with a fresh token.
+        return _render_section(survey, current, number, form, answers, _posted_revisions(current),
+                               csrf_expired=True), 400
+
+    values = values_from(form, current, only_valid=True)
+    base = _posted_revisions(current)
+    keep_key, _, keep = request.form.get("_keep", "").partition(":")
+    if keep_key in values and keep == "theirs":
+        del values[keep_key]
+    elif keep_key in values and keep == "mine":
+        base[keep_key] = revisions.get(keep_key, 0)
+    try:
+        result = responses.save_answers(participant, values, base)
+    except AlreadySubmitted:
+        return redirect(url_for("participant.done", token=token))
+    revisions.update(result.revisions)
+    revisions.update({k: c.revision for k, c in result.conflicts.items()})
+    switch = i18n.switch_requested()
+    if switch:
+        i18n.choose_locale(switch)
+    db.session.commit()
+
+    if switch or keep_key or result.conflicts or not valid:
+        answers = responses.saved_answers(participant)
+        form = section_form_class(current)()  # labels in the (new) language, typed text kept
+        form.validate()
+        if keep == "theirs":
+            form[keep_key].data = form_data_for(current, answers)[keep_key]
+            form[keep_key].raw_data = None
+        status = 200 if (switch or keep_key) and valid else 400
+        if result.conflicts:
+            status = 409
+        return _render_section(survey, current, number, form, answers, revisions,
+                               conflicts=result.conflicts), status
+
+    action = request.form.get("action", "next")
+    if action == "review":
+        # Came from the review page to put one answer right: go straight back there.
+        participant.current_section = number - 1
+        db.session.commit()
+        return redirect(url_for("participant.review", token=token))
+    if action == "previous" and number > 1:
+        target = number - 1
+    elif action == "later":
+        target = number
+    else:
+        target = number + 1
+    participant.current_section = min(target, len(survey.sections)) - 1
+    db.session.commit()
+    if action == "later":
+        return redirect(url_for("participant.saved", token=token))
+    if target > len(survey.sections):
+        return redirect(url_for("participant.review", token=token))
+    return redirect(url_for("participant.section", token=token, number=target))
+
+
+@bp.post("/p/<token>/section/<int:number>/autosave")
+@validates_own_csrf
+@participant_link
+def autosave(token: str, number: int):
+    """Save one answer while it is typed. Answers JSON; the page's script shows the status."""
+    page, away = _survey_page(token, number)
+    if away:
+        return jsonify(status="closed", message=_("This page can no longer be changed.")), 409
+    participant, survey, current = page
+    form = section_form_class(current)()
+    key = request.form.get("_question", "")
+    if key not in {q.key for q in current.questions}:
+        abort(400)
+    form.validate()
+    if form.csrf_failed:
+        # The session or key changed: hand out a fresh token so the script can retry.
+        return jsonify(status="csrf", csrf_token=generate_csrf(),
+                       message=_("Not saved, retrying")), 400
+    if form[key].errors:
+        return jsonify(status="invalid", message=form[key].errors[0]), 400
+    value = values_from(form, current, only_valid=False)[key]
+    base = _posted_revisions(current).get(key)
+    if request.form.get("_keep") == "mine":
+        state = responses.saved_state(participant).get(key)
+        base = state.revision if state else 0
+    try:
+        result = responses.save_answers(participant, {key: value}, {key: base} if base is not None else None)
+    except AlreadySubmitted:
+        return jsonify(status="closed", message=_("This page can no longer be changed.")), 409
+    db.session.commit()
+    if key in result.conflicts:
+        conflict = result.conflicts[key]
+        question = survey.questions[key]
+        return jsonify(status="conflict", revision=conflict.revision,
+                       theirs=answer_text(question, conflict.value),
+                       theirs_data={name: data for name, data in form_data_for(current, {key: conflict.value}).items()
+                                    if name in (key, key + OTHER_SUFFIX)},
+                       message=_("Not saved: this answer was changed in another window.")), 409
+    when = format_datetime(result.saved_at, "HH:mm")
+    return jsonify(status="saved", revision=result.revisions.get(key, 0),
+                   message=_("Saved %(time)s", time=when))
+
+
+def _render_section(survey, current, number, form, answers, revisions, *, csrf_expired=False,
+                    conflicts=None, prefilled=None):
+    visible = [q for q in current.questions if q.is_shown(answers)]
+    from_review = request.values.get("return") == "review"
+    return render_template(
+        "participant/section.html", survey=survey, section=current, number=number,
+        total=len(survey.sections), form=form, questions=visible, csrf_expired=csrf_expired,
+        revisions=revisions, conflicts=conflicts or {}, prefilled=prefilled or {},
+        from_review=from_review,
+        autosave_url=url_for("participant.autosave", token=g.token, number=number),
+    )
+
+
+@bp.route("/p/<token>/review", methods=["GET", "POST"])
+@validates_own_csrf
+@participant_link
+def review(token: str):
+    participant = current_participant()
+    try:
+        consent_services.require_consent(participant)
+    except ConsentRequired:
+        return redirect(next_step_url(participant))
+    survey = responses.survey_for(participant)
+    answers = responses.saved_answers(participant)
+    unanswered = [
+        (index + 1, q) for index, s in enumerate(survey.sections) for q in s.questions
+        if q.required and q.is_shown(answers) and answers.get(q.key) in (None, "", {})
+    ]
+    form = ActionForm()
+    if request.method == "POST":
+        if participant.status == ParticipantStatus.SUBMITTED:
+            return redirect(url_for("participant.done", token=token))
+        if form.validate() and not unanswered and answers:
+            responses.submit(participant)
+            db.session.commit()
+            return redirect(url_for("participant.done", token=token))
+    answered = sum(1 for q in survey.questions.values() if q.key in answers and q.is_shown(answers))
+    summary = ngettext("You have answered %(num)d question.", "You have answered %(num)d questions.",
+                       answered)
+    status = 400 if request.method == "POST" else 200
+    return render_template("participant/review.html", survey=survey, answers=answers,
+                           unanswered=unanswered, form=form, summary=summary,
+                           nothing_answered=not answers), status
