@@ -1,4 +1,4 @@
-"""instrument provenance, study contacts, link emails
+"""instrument provenance, study contacts and approval, link emails
 
 Revision ID: 5b7e2c9d41a0
 Revises: 11ecf3bc2151
@@ -21,6 +21,7 @@ def upgrade():
         batch_op.add_column(sa.Column('provenance', sa.JSON(), nullable=True))
     with op.batch_alter_table('study') as batch_op:
         batch_op.add_column(sa.Column('contacts', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('approved', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table('link_email',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('participant_id', sa.Integer(), nullable=False),
@@ -38,6 +39,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_link_email_participant_id'))
     op.drop_table('link_email')
     with op.batch_alter_table('study') as batch_op:
+        batch_op.drop_column('approved')
         batch_op.drop_column('contacts')
     with op.batch_alter_table('instrument_version') as batch_op:
         batch_op.drop_column('provenance')

@@ -83,6 +83,7 @@ def load_catalogue(catalogue: Catalogue) -> LoadReport:
         study.information_sheet = versions["information_sheet"]
         study.consent_form = versions["consent_form"]
         study.survey = versions["survey"]
+        study.approved = all(version.approved for version in versions.values())
         report.studies.append(data["slug"])
     db.session.flush()
     return report

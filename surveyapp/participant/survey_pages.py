@@ -68,11 +68,14 @@ def section(token: str, number: int):
     revisions = {k: a.revision for k, a in state.items()}
 
     if request.method == "GET":
-        participant.current_section = number - 1
-        db.session.commit()
         prefilled = services.prefill_from_nominee(participant, current, state)
         form = section_form_class(current)(data=form_data_for(current, {**answers, **prefilled}))
-        return _render_section(survey, current, number, form, answers, revisions, prefilled=prefilled)
+        page = _render_section(survey, current, number, form, answers, revisions, prefilled=prefilled)
+        # Remember where they are once the page is built: committing first would expire
+        # every loaded row and make the page load them again.
+        participant.current_section = number - 1
+        db.session.commit()
+        return page
 
     form = section_form_class(current)()
     valid = form.validate()

@@ -36,11 +36,21 @@ def normalise(value: Any) -> Any:
 
 
 def find_response(participant: Participant) -> Response | None:
-    """The participant's response, whichever schedule version it was started on."""
-    return db.session.scalar(
+    """The participant's response, whichever schedule version it was started on. Looked up
+    once per loaded participant (a request's), since a response, once made, stays theirs."""
+    cached = participant.__dict__.get(_RESPONSE_CACHE)
+    if cached is not None:
+        return cached
+    response = db.session.scalar(
         sa.select(Response).where(Response.participant_id == participant.id)
         .order_by(Response.id.desc()).limit(1)
     )
+    if response is not None:
+        participant.__dict__[_RESPONSE_CACHE] = response
+    return response
+
+
+_RESPONSE_CACHE = "_surveyapp_response"
 
 
 def survey_version_for(participant: Participant) -> InstrumentVersion:
@@ -91,6 +101,7 @@ def _response_for(participant: Participant, consent_id: int) -> Response:
             response = Response(participant_id=participant.id, survey=survey_version,
                                 content_hash=survey_version.content_hash, consent_record_id=consent_id)
             db.session.add(response)
+        participant.__dict__[_RESPONSE_CACHE] = response
     except IntegrityError:  # another request created it first
         response = find_response(participant)
     return response

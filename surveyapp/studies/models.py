@@ -20,6 +20,10 @@ class Study(db.Model):
     # Who participants can contact (research team, complaints, data protection); see
     # instruments/README.md. Shown on every participant page and in every email.
     contacts: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    # Whether every instrument the study serves is approved, worked out when the instruments
+    # are loaded (so a page need not load three instrument texts to know). Only then is the
+    # ethics reference shown; otherwise participant pages say this is a demonstration.
+    approved: Mapped[bool] = mapped_column(default=False)
     information_sheet_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
     consent_form_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
     survey_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
@@ -31,12 +35,6 @@ class Study(db.Model):
     @property
     def instruments(self) -> tuple[InstrumentVersion, ...]:
         return (self.information_sheet, self.consent_form, self.survey)
-
-    @property
-    def approved(self) -> bool:
-        """Whether every text participants see is an approved one. Only then is the ethics
-        reference shown; otherwise participant pages say this is a demonstration."""
-        return all(version.approved for version in self.instruments)
 
     def __repr__(self) -> str:
         return f"<Study {self.slug}>"

@@ -171,3 +171,37 @@ def test_autosave_without_consent_stores_nothing(browser, study, app):
     assert response.status_code == 409
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Answer)) == 0
+
+
+class _Statements:
+    """Counts the SQL statements the app's engine runs while active."""
+
+    def __init__(self, app):
+        with app.app_context():
+            self.engine = db.engine
+        self.count = 0
+
+    def _count(self, *args, **kwargs):
+        self.count += 1
+
+    def __enter__(self):
+        self.count = 0
+        sa.event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+def test_hot_paths_run_no_more_statements_than_they_did(browser, consented, app):
+    """A ceiling, not a target: one autosave of an existing answer took 10 statements and a
+    section page 7 before the contacts, versions and notices were added; they must not cost
+    more. (Making them cost less is the work of the performance issue.)"""
+    _autosave(browser, consented, "aims", "first", 0)
+    statements = _Statements(app)
+    with statements:
+        assert _autosave(browser, consented, "aims", "second", 1).status_code == 200
+    assert statements.count <= 10
+    with statements:
+        assert browser.get(f"/p/{consented}/section/2").status_code == 200
+    assert statements.count <= 7
