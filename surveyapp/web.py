@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, ValidationError
 
 from surveyapp import i18n
 from surveyapp.db import utcnow
@@ -36,6 +37,28 @@ ERROR_HELP = {
 }
 
 
+# Every id column is a 32-bit integer on PostgreSQL.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(BaseConverter):
+    """A database id (or a 1-based page number) in a URL: ASCII digits, no sign, no leading
+    zero, within the column's range. Anything else ("١٢", "00012", a 20-digit number) is not
+    a page: 404, never a 500 and never another row."""
+
+    regex = r"[1-9][0-9]{0,9}"
+    part_isolating = True
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ID:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value) -> str:
+        return str(int(value))
+
+
 def validates_own_csrf(view):
     """Mark a view whose FlaskForm validates CSRF itself, so a bad token re-shows
     the posted data instead of a bare 400 page."""
@@ -44,6 +67,7 @@ def validates_own_csrf(view):
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["id"] = IdConverter  # before any blueprint's rules are added
     app.before_request(_language_link)
     app.before_request(_csrf_policy)
     app.after_request(_security_headers)

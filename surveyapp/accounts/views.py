@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
@@ -28,9 +30,15 @@ def home_for(user: User) -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+    """A path on this site to return to after signing in, or None. Browsers drop tabs and
+    line breaks from addresses and read a backslash as a slash, so "/%09/evil.test" (a tab)
+    would become "//evil.test", another site: any control character, space or backslash refuses it."""
+    if not target or any(c in "\\" or c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -109,7 +117,7 @@ def new_user():
     return _edit_user(None)
 
 
-@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/admin/users/<id:user_id>", methods=["GET", "POST"])
 @validates_own_csrf
 @roles_required(Role.ADMIN)
 def edit_user(user_id: int):

@@ -65,7 +65,7 @@ def _batch_or_404(batch_id: int) -> Batch:
     return batch
 
 
-@bp.get("/batches/<int:batch_id>")
+@bp.get("/batches/<id:batch_id>")
 @roles_required(Role.RESEARCHER)
 def batch(batch_id: int):
     batch = _batch_or_404(batch_id)
@@ -74,7 +74,7 @@ def batch(batch_id: int):
                            resendable=(MessageStatus.FAILED.value, MessageStatus.UNCERTAIN.value))
 
 
-@bp.get("/batches/<int:batch_id>/progress")
+@bp.get("/batches/<id:batch_id>/progress")
 @roles_required(Role.RESEARCHER)
 def progress(batch_id: int):
     batch = _batch_or_404(batch_id)
@@ -86,7 +86,7 @@ def progress(batch_id: int):
                              failed=counts[MessageStatus.FAILED.value]))
 
 
-@bp.post("/messages/<int:message_id>/resend")
+@bp.post("/messages/<id:message_id>/resend")
 @roles_required(Role.RESEARCHER)
 def resend(message_id: int):
     message = db.session.get(Message, message_id)

@@ -91,7 +91,7 @@ def new():
     return _save(form, None)
 
 
-@bp.route("/<int:nominee_id>", methods=["GET", "POST"])
+@bp.route("/<id:nominee_id>", methods=["GET", "POST"])
 @validates_own_csrf
 @roles_required(Role.RESEARCHER)
 def edit(nominee_id: int):

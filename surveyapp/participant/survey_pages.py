@@ -55,7 +55,7 @@ def _posted_revisions(current) -> dict[str, int]:
     return revisions
 
 
-@bp.route("/p/<token>/section/<int:number>", methods=["GET", "POST"])
+@bp.route("/p/<token>/section/<id:number>", methods=["GET", "POST"])
 @validates_own_csrf
 @participant_link
 def section(token: str, number: int):
@@ -136,7 +136,7 @@ def section(token: str, number: int):
     return redirect(url_for("participant.section", token=token, number=target))
 
 
-@bp.post("/p/<token>/section/<int:number>/autosave")
+@bp.post("/p/<token>/section/<id:number>/autosave")
 @validates_own_csrf
 @participant_link
 def autosave(token: str, number: int):
