@@ -16,7 +16,7 @@ SENDER_NAME = "Safeguarding research in Wales"  # the site's name, in the catalo
 def sender(mode: str) -> str:
     """The From header: the configured address with the site's name in the email's language
     ('cy', 'en', or 'bilingual' for Welsh then English)."""
-    name, address = parseaddr(current_app.config["MAIL_FROM"])
+    _, address = parseaddr(current_app.config["MAIL_FROM"])
     if mode == "bilingual":
         display = f"{in_locale(SENDER_NAME, 'cy')} / {in_locale(SENDER_NAME, 'en')}"
     else:

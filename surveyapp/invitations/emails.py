@@ -44,8 +44,7 @@ def _render(kind: str, nominee: Nominee, locale: str) -> tuple[str, str]:
         la = local_authorities().get(nominee.la_code)
         body = render_template(
             f"invitations/email/{kind}.txt", name=nominee.name, study_title=title, link=link,
-            decline_link=decline, ethics_reference=study.ethics_reference if study.approved else None,
-            demonstration=not study.approved, contacts=study_contacts(study, locale),
+            decline_link=decline, study=study, contacts=study_contacts(study, locale),
             local_authority=la.name(locale) if la else nominee.la_code,
         )
         return _subject(kind, title), body

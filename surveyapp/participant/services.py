@@ -131,7 +131,7 @@ def email_personal_link(participant: Participant, address: str, link: str, local
         message["Message-ID"] = make_msgid(idstring="link", domain=config["MAIL_DOMAIN"])
         mail.address(message, study, locale)
         body = render_template("participant/email/link.txt", link=link, study_title=tr(study.title, locale),
-                               contacts=study_contacts(study, locale), demonstration=not study.approved)
+                               contacts=study_contacts(study, locale), study=study)
         message.set_content(body, charset="utf-8")
         message["Content-Language"] = locale
     mailer = Mailer(config)

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from surveyapp.db import UTCDateTime, db, utcnow
 from surveyapp.instruments.models import InstrumentVersion
@@ -24,6 +24,9 @@ class Response(db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     survey: Mapped[InstrumentVersion] = relationship()
+    # The participant's responses, loaded once per request by the ORM and kept current by it
+    # (a new response is appended; a rolled-back or expired collection is read again).
+    participant = relationship("Participant", backref=backref("responses", order_by="Response.id"))
     answers: Mapped[list[Answer]] = relationship(back_populates="response", cascade="all, delete-orphan")
 
 

@@ -15,7 +15,6 @@ from surveyapp.consent.services import require_consent
 from surveyapp.db import db, utcnow
 from surveyapp.errors import AlreadySubmitted, DomainError
 from surveyapp.instruments.model import Survey
-from surveyapp.instruments.models import InstrumentVersion
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.responses.models import Answer, Response
 
@@ -36,32 +35,17 @@ def normalise(value: Any) -> Any:
 
 
 def find_response(participant: Participant) -> Response | None:
-    """The participant's response, whichever schedule version it was started on. Looked up
-    once per loaded participant (a request's), since a response, once made, stays theirs."""
-    cached = participant.__dict__.get(_RESPONSE_CACHE)
-    if cached is not None:
-        return cached
-    response = db.session.scalar(
-        sa.select(Response).where(Response.participant_id == participant.id)
-        .order_by(Response.id.desc()).limit(1)
-    )
-    if response is not None:
-        participant.__dict__[_RESPONSE_CACHE] = response
-    return response
-
-
-_RESPONSE_CACHE = "_surveyapp_response"
-
-
-def survey_version_for(participant: Participant) -> InstrumentVersion:
-    """The schedule this participant answers: the version their response was started on
-    (a newer version published meanwhile does not move them), else the study's current one."""
-    response = find_response(participant)
-    return response.survey if response is not None else participant.study.survey
+    """The participant's response, whichever schedule version it was started on (the ORM
+    loads it once per request through ``participant.responses``)."""
+    responses = participant.responses
+    return responses[-1] if responses else None
 
 
 def survey_for(participant: Participant) -> Survey:
-    return survey_version_for(participant).as_survey()
+    """The schedule this participant answers: the version their response was started on
+    (a newer version published meanwhile does not move them), else the study's current one."""
+    response = find_response(participant)
+    return (response.survey if response is not None else participant.study.survey).as_survey()
 
 
 def saved_state(participant: Participant) -> dict[str, Answer]:
@@ -98,10 +82,9 @@ def _response_for(participant: Participant, consent_id: int) -> Response:
     survey_version = participant.study.survey
     try:
         with db.session.begin_nested():
-            response = Response(participant_id=participant.id, survey=survey_version,
+            response = Response(participant=participant, survey=survey_version,
                                 content_hash=survey_version.content_hash, consent_record_id=consent_id)
             db.session.add(response)
-        participant.__dict__[_RESPONSE_CACHE] = response
     except IntegrityError:  # another request created it first
         response = find_response(participant)
     return response

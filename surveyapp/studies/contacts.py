@@ -8,8 +8,6 @@ from typing import Any
 
 from surveyapp.i18n import tr
 
-GROUPS = ("research_team", "complaints", "data_protection")
-
 
 @dataclass(frozen=True)
 class Contact:

@@ -32,9 +32,5 @@ class Study(db.Model):
     consent_form: Mapped[InstrumentVersion] = relationship(foreign_keys=[consent_form_id])
     survey: Mapped[InstrumentVersion] = relationship(foreign_keys=[survey_id])
 
-    @property
-    def instruments(self) -> tuple[InstrumentVersion, ...]:
-        return (self.information_sheet, self.consent_form, self.survey)
-
     def __repr__(self) -> str:
         return f"<Study {self.slug}>"
