@@ -28,8 +28,9 @@ def create_app(config_overrides: dict | None = None) -> Flask:
 
     app.extensions["huey"] = None  # made on first use: surveyapp.tasks.get_huey
 
-    from surveyapp import web
+    from surveyapp import security, web
     web.init_app(app)
+    security.init_app(app)
 
     from surveyapp.accounts.views import bp as accounts_bp
     from surveyapp.dashboard.views import bp as dashboard_bp
