@@ -28,17 +28,19 @@ def create_app(config_overrides: dict | None = None) -> Flask:
 
     app.extensions["huey"] = None  # made on first use: surveyapp.tasks.get_huey
 
-    from surveyapp import security, web
+    from surveyapp import faults, security, web
     web.init_app(app)
     security.init_app(app)
+    faults.init_app(app)
 
     from surveyapp.accounts.views import bp as accounts_bp
     from surveyapp.dashboard.views import bp as dashboard_bp
+    from surveyapp.health import bp as health_bp
     from surveyapp.invitations.views import bp as invitations_bp
     from surveyapp.nominees.views import bp as nominees_bp
     from surveyapp.participant.views import bp as participant_bp
 
-    for blueprint in (participant_bp, accounts_bp, dashboard_bp, nominees_bp, invitations_bp):
+    for blueprint in (participant_bp, accounts_bp, dashboard_bp, nominees_bp, invitations_bp, health_bp):
         app.register_blueprint(blueprint)
 
     from surveyapp.access import check_routes_declare_access, public

@@ -125,14 +125,17 @@ def nominees():
 @with_appcontext
 def nominees_import(path: Path, slug: str | None, valid_only: bool):
     """Check a CSV or XLSX list and import it (nothing is written if any row is bad)."""
+    from flask_babel import force_locale
+
     from surveyapp.extensions import db
     from surveyapp.nominees import services
     from surveyapp.nominees.importer import parse_nominees
 
     study = _study(slug)
     result = parse_nominees(path.name, path.read_bytes(), existing_emails=services.existing_emails(study))
-    for problem in result.problems:
-        click.echo(f"problem: {problem.message}", err=True)
+    with force_locale("en"):  # no request here to choose a language; the operator reads English
+        for problem in result.problems:
+            click.echo(f"problem: {problem.message}", err=True)
     if result.problems and not valid_only:
         raise click.ClickException(f"{len(result.bad_lines)} row(s) have problems; nothing imported")
     rows = result.valid_rows if result.problems else result.rows
@@ -258,6 +261,24 @@ def _demo_data() -> None:
 
 
 # -- serving ----------------------------------------------------------------------------------
+
+@main.command("serve")
+@click.option("--bind", default=None, help="host:port (default SURVEYAPP_BIND, 127.0.0.1:8000).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes (SURVEYAPP_WORKERS).")
+@click.option("--threads", type=click.IntRange(1, 64), default=None, help="Threads each (SURVEYAPP_THREADS).")
+@with_appcontext
+def serve(bind: str | None, workers: int | None, threads: int | None):
+    """Serve the app under gunicorn, as in production (after 'surveyapp db upgrade')."""
+    from surveyapp.faults import SchemaBehind
+    from surveyapp.server import serve as run
+
+    app: Flask = current_app._get_current_object()
+    try:
+        run(app, bind=bind, workers=workers, threads=threads)
+    except SchemaBehind as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
 
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -57,7 +57,21 @@ def _defaults(instance_path: str) -> dict:
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": False,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Host names the app answers to (comma-separated). Empty: the host of PUBLIC_URL, and
+        # in development also localhost and 127.0.0.1. Any other Host header gets a 400.
+        "TRUSTED_HOSTS": "",
+        # `surveyapp serve` (gunicorn): processes, threads each, and seconds before a stuck
+        # request's worker is restarted. Keep a buffering reverse proxy in front (README).
+        "WORKERS": 2,
+        "THREADS": 4,
+        "WORKER_TIMEOUT": 30,
+        "BIND": "127.0.0.1:8000",
+        # Seconds a SQLite write waits for another writer's lock (PostgreSQL locks rows).
+        "DATABASE_LOCK_TIMEOUT": 5,
     }
+
+# Secrets shorter than this are refused outside development and testing.
+MIN_SECRET_BYTES = 32
 
 
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
@@ -74,6 +88,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     env = cfg["ENV"]
     for key in ("SECRET_KEY", "LINK_KEY"):
         if cfg.get(key):
+            if env not in ("development", "testing") and len(str(cfg[key]).encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(f"SURVEYAPP_{key} must be at least {MIN_SECRET_BYTES} bytes long "
+                                  "(for example: python -c 'import secrets; print(secrets.token_hex(32))').")
             continue
         if env == "testing":
             cfg[key] = secrets.token_hex(32)  # never a guessable default
@@ -84,9 +101,17 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["SESSION_COOKIE_SECURE"] = _as_bool(
         cfg.get("SESSION_COOKIE_SECURE", env not in ("development", "testing"))
     )
+    cfg["TRUSTED_HOSTS"] = _trusted_hosts(cfg)
+    if str(cfg["PUBLIC_URL"]).startswith("https://"):
+        # A __Host- cookie is sent only over https, to this exact host, for the whole site:
+        # a neighbouring subdomain cannot set or overwrite it.
+        cfg["SESSION_COOKIE_SECURE"] = True
+        cfg.setdefault("SESSION_COOKIE_NAME", "__Host-session")
+        cfg["SESSION_COOKIE_DOMAIN"] = None
+        cfg["SESSION_COOKIE_PATH"] = "/"
     cfg["PERMANENT_SESSION_LIFETIME"] = int(cfg["PERMANENT_SESSION_LIFETIME"])
     for key in ("SMTP_PORT", "SMTP_TIMEOUT", "REMINDER_INTERVAL_DAYS", "LINK_EMAIL_LIMIT",
-                "LINK_EMAIL_WINDOW_SECONDS"):
+                "LINK_EMAIL_WINDOW_SECONDS", "WORKERS", "THREADS", "WORKER_TIMEOUT"):
         cfg[key] = int(cfg[key])
     cfg["SMTP_STARTTLS"] = _as_bool(cfg["SMTP_STARTTLS"])
     cfg["RATELIMIT_ENABLED"] = _as_bool(cfg["RATELIMIT_ENABLED"])
@@ -94,6 +119,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["MAX_FORM_MEMORY_SIZE"] = cfg["MAX_CONTENT_LENGTH"]
     cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    if str(cfg["DATABASE_URL"]).startswith("sqlite"):
+        # How long a write waits for SQLite's lock before the request gets the 503 page.
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"timeout": float(cfg["DATABASE_LOCK_TIMEOUT"])}
     cfg["BABEL_TRANSLATION_DIRECTORIES"] = cfg["TRANSLATIONS_DIR"]
     cfg["BABEL_DEFAULT_LOCALE"] = cfg["DEFAULT_LOCALE"]
     cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["TIMEZONE"]
@@ -104,6 +132,24 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     # other POST, by surveyapp.web's before-request hook.
     cfg["WTF_CSRF_CHECK_DEFAULT"] = False
     return cfg
+
+
+def _trusted_hosts(cfg: dict) -> list[str] | None:
+    """The Host names to answer to; None (any) only in testing when none were given."""
+    from urllib.parse import urlsplit
+
+    given = cfg.get("TRUSTED_HOSTS")
+    if isinstance(given, list | tuple):
+        return list(given) or None
+    hosts = [h.strip() for h in str(given or "").split(",") if h.strip()]
+    if hosts:
+        return hosts
+    if cfg["ENV"] == "testing":
+        return None
+    hosts = [urlsplit(str(cfg["PUBLIC_URL"])).hostname or "127.0.0.1"]
+    if cfg["ENV"] == "development":
+        hosts += ["localhost", "127.0.0.1"]
+    return hosts
 
 
 def _instance_secret(instance_path: str, name: str) -> str:

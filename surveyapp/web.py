@@ -9,7 +9,7 @@ from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import BaseConverter, ValidationError
 
 from surveyapp import i18n
@@ -82,6 +82,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = lambda value, fmt="d MMMM y, HH:mm": format_datetime(value, fmt)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(SecurityError, _untrusted_host)
 
 
 def _language_link():
@@ -147,9 +148,12 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    if request.path.startswith("/p/"):
-        # Personal pages hold answers: never cache them anywhere.
+    if request.endpoint != "static":
+        # Participant pages hold answers and staff pages hold personal data: no copy is kept
+        # by the browser, a proxy or the back button's cache.
         response.headers["Cache-Control"] = "no-store"
+    if current_app.config["PUBLIC_URL"].startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
 
 
@@ -163,6 +167,14 @@ def _http_error(exc: HTTPException):
                         help=ERROR_HELP.get(code, ERROR_HELP[500]), back_url=back_url),
         code,
     )
+
+
+def _untrusted_host(exc: SecurityError):
+    """A Host header the app does not answer to. No page can be built (its links would carry
+    the untrusted host), so a short answer in both languages."""
+    lines = [i18n.in_locale("This address is not served here. Please use the link you were sent.", locale)
+             for locale in ("cy", "en")]
+    return "\n".join(lines) + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _csrf_error(exc: CSRFError):
