@@ -14,8 +14,12 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from surveyapp.access import ROLE_TITLES, Role
+from surveyapp.accounts.models import User
 from surveyapp.accounts.services import MIN_PASSWORD_LENGTH
 from surveyapp.forms import TOO_LONG, BaseForm
+
+# The user table's column lengths; the form refuses more, so no database sees it.
+NAME_LENGTH, EMAIL_LENGTH = User.__table__.c.name.type.length, User.__table__.c.email.type.length
 
 LANGUAGE_CHOICES = [SelectChoice("cy", "Cymraeg"), SelectChoice("en", "English")]
 _password_length = Length(min=MIN_PASSWORD_LENGTH,
@@ -23,7 +27,11 @@ _password_length = Length(min=MIN_PASSWORD_LENGTH,
 
 
 class LoginForm(BaseForm):
-    email = EmailField(_l("Email address"), validators=[DataRequired(message=_l("Enter your email address."))])
+    # An address with a refused character is one no account has: the ordinary wrong sign-in.
+    quiet_text_refusals = True
+
+    email = EmailField(_l("Email address"), validators=[DataRequired(message=_l("Enter your email address.")),
+                                                        Length(max=EMAIL_LENGTH, message=TOO_LONG)])
     password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Enter your password."))])
 
 
@@ -50,10 +58,11 @@ def _role_choices():
 
 
 class UserForm(BaseForm):
-    name = StringField(_l("Name"),
-                       validators=[DataRequired(message=_l("Enter a name.")), Length(max=200, message=TOO_LONG)])
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")),
+                                               Length(max=NAME_LENGTH, message=TOO_LONG)])
     email = EmailField(_l("Email address"), validators=[
         DataRequired(message=_l("Enter an email address.")),
+        Length(max=EMAIL_LENGTH, message=TOO_LONG),
         Email(message=_l("Enter an email address like name@example.org."), check_deliverability=False),
     ])
     roles = RolesField(_l("Roles"), choices=_role_choices())

@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from surveyapp.forms import TOO_LONG, BaseForm
 from surveyapp.i18n import current_locale
+from surveyapp.nominees.models import EMAIL_LENGTH, NAME_LENGTH, ROLE_LENGTH
 from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
 
 
@@ -29,16 +30,19 @@ class ConfirmImportForm(BaseForm):
 
 
 class NomineeForm(BaseForm):
-    name = StringField(_l("Name"),
-                       validators=[DataRequired(message=_l("Enter a name.")), Length(max=200, message=TOO_LONG)])
+    """Names, emails and roles are cleaned as the importer cleans them (surveyapp/text.py)."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Enter a name.")),
+                                               Length(max=NAME_LENGTH, message=TOO_LONG)])
     email = EmailField(_l("Email address"), validators=[
         DataRequired(message=_l("Enter an email address.")),
+        Length(max=EMAIL_LENGTH, message=TOO_LONG),
         Email(message=_l("Enter an email address like name@example.org."), check_deliverability=False),
     ])
     la_code = SelectField(_l("Local authority"))
     service_area = RadioField(_l("Service area"), choices=_choices(SERVICE_AREAS))
     agency = SelectField(_l("Agency"), choices=_choices(AGENCIES))
-    role = StringField(_l("Role or job title"), validators=[Length(max=200, message=TOO_LONG)])
+    role = StringField(_l("Role or job title"), validators=[Length(max=ROLE_LENGTH, message=TOO_LONG)])
     preferred_language = RadioField(_l("Preferred language"), choices=_choices(LANGUAGE_PREFERENCES))
 
     def __init__(self, *args, **kwargs):

@@ -7,29 +7,54 @@ decides what to do with the result. Every problem carries a stable ``code`` for 
 Line numbers are the ones people see: in a CSV file the physical line where the record starts
 (header = line 1; a quoted value spanning lines moves later records down), in a workbook the
 sheet's row number. Blank rows are skipped silently.
+
+Every value goes through surveyapp/text.py, as the forms' values do: a two-line name becomes
+one line, decomposed letters are composed, and a control character, a bidi control or a value
+longer than its database column is a row problem, never something the database sees.
+
+Workbooks are hostile until read: their parts' unpacked sizes are checked from the zip's
+directory before anything is unpacked, the XML is parsed by defusedxml (no entities), and the
+cells and characters read are counted and capped.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import unicodedata
 import warnings
+import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
+from surveyapp import text
+from surveyapp.nominees.models import NAME_LENGTH, ROLE_LENGTH
 from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
 
 COLUMNS = ("name", "email", "la_code", "service_area", "agency", "role", "preferred_language")
 LANGUAGE_SYNONYMS = {"welsh": "cy", "cymraeg": "cy", "english": "en", "saesneg": "en"}
 MAX_SHOWN = 60  # characters of an offending value quoted back in a message
+
+
+@dataclass(frozen=True)
+class XlsxLimits:
+    """What a workbook may hold before it is read at all (``unpacked_bytes``, ``parts``: from
+    the zip's directory; zipfile never unpacks more than a part declares) and while its first
+    sheet is read (``cells``, empty ones included; ``characters`` over all cells;
+    ``cell_characters``, Excel's own limit for one cell)."""
+
+    unpacked_bytes: int = 32_000_000
+    parts: int = 200
+    cells: int = 1_000_000
+    characters: int = 10_000_000
+    cell_characters: int = 32_767
 
 # Whole-file problems (line 0, or the header's line for a missing column).
 NOT_UTF8 = _l(
@@ -43,6 +68,24 @@ BAD_CSV = _l(
 BAD_XLSX = _l(
     "The file could not be opened as an Excel workbook. It may be damaged or password "
     "protected. Save it again as an .xlsx workbook or as \"CSV UTF-8\" and upload the new file."
+)
+XLSX_TOO_LARGE = _l(
+    "The workbook is too large to read safely: unpacked it would be %(size)d MB, and the limit "
+    "is %(max)d MB. Keep only the nominee list in it, or save it as \"CSV UTF-8\", and upload it again."
+)
+XLSX_TOO_MUCH = _l(
+    "The workbook's first sheet holds more than a nominee list can (over %(cells)d cells, "
+    "%(characters)d characters, or %(cell_characters)d characters in one cell), so it was not "
+    "read. Keep only the nominee columns and rows, or save it as \"CSV UTF-8\", and upload it again."
+)
+XLSX_UNSAFE = _l(
+    "The workbook contains XML features that are not allowed in uploads (such as entity "
+    "declarations), so it was not read. Open it in Excel, save it as a new .xlsx workbook or as "
+    "\"CSV UTF-8\", and upload that file."
+)
+XLSX_NO_SAFE_PARSER = _l(
+    "Excel workbooks cannot be read safely on this server at the moment. Save the list as "
+    "\"CSV UTF-8\" and upload that file."
 )
 UNSUPPORTED_TYPE = _l(
     "The file '%(value)s' is not a type that can be read. Upload a CSV file saved as "
@@ -86,12 +129,26 @@ DUPLICATE_IN_FILE = _l(
     "List each person only once."
 )
 ALREADY_INVITED = _l("Line %(line)d: %(value)s has already been invited.")
+ROW_CONTROL_CHARACTER = _l(
+    "Line %(line)d: the '%(column)s' column contains an invisible control character (%(code)s) "
+    "that cannot be stored. Delete it in the file and upload it again."
+)
+ROW_BIDI_CONTROL = _l(
+    "Line %(line)d: the '%(column)s' column contains an invisible character (%(code)s) that "
+    "changes the direction of text, which is not allowed. Delete it in the file and upload it again."
+)
+ROW_TOO_LONG = _l(
+    "Line %(line)d: the '%(column)s' column is %(length)d characters long; it can be at most %(max)d."
+)
+ROW_TEMPLATES = {"control_character": ROW_CONTROL_CHARACTER, "bidi_control": ROW_BIDI_CONTROL,
+                 "too_long": ROW_TOO_LONG}
 
 
 @dataclass(frozen=True)
 class NomineeRow:
-    """One data row. For rows without problems the values are the clean, allowed values;
-    for rows with problems they hold the tidied input (so it can be shown back)."""
+    """One data row. For rows without problems the values are the clean, allowed values
+    (text through surveyapp/text.py); for rows with problems they hold the tidied input, with
+    refused characters shown as U+FFFD (so it can be shown back)."""
 
     line: int
     name: str
@@ -150,6 +207,7 @@ def parse_nominees(
     *,
     existing_emails: Collection[str] = frozenset(),
     max_rows: int = 100_000,
+    xlsx_limits: XlsxLimits = XlsxLimits(),
 ) -> ImportResult:
     """Parse an uploaded nominee list; never raises for bad input, it reports it."""
     suffix = PurePath(filename or "").suffix.lower()
@@ -158,7 +216,7 @@ def parse_nominees(
         if suffix == ".csv":
             records = _read_csv(data, limit)
         elif suffix == ".xlsx":
-            records = _read_xlsx(data, limit)
+            records = _read_xlsx(data, limit, xlsx_limits)
         else:
             raise _FileProblem(
                 _problem(0, None, "unreadable", UNSUPPORTED_TYPE, value=_shown(filename or ""))
@@ -170,13 +228,15 @@ def parse_nominees(
 
 # --- reading --------------------------------------------------------------------------------
 
-Record = tuple[int, list[str]]  # (line, cleaned cells) of a non-blank row
+Record = tuple[int, list[str]]  # (line, cells as read) of a non-blank row; checked in _check
 
 
-def _clean(value: Any) -> str:
-    if value is None:
-        return ""
-    return unicodedata.normalize("NFC", str(value)).strip()
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _blank(cells: list[str]) -> bool:
+    return not any(c.strip() for c in cells)
 
 
 def _read_csv(data: bytes, limit: int) -> list[Record]:
@@ -191,9 +251,8 @@ def _read_csv(data: bytes, limit: int) -> list[Record]:
     try:
         for raw in reader:
             line, start = start, reader.line_num + 1
-            cells = [_clean(c) for c in raw]
-            if any(cells):
-                records.append((line, cells))
+            if not _blank(raw):
+                records.append((line, raw))
                 if len(records) >= limit:
                     break
     except csv.Error:
@@ -201,10 +260,41 @@ def _read_csv(data: bytes, limit: int) -> list[Record]:
     return records
 
 
-def _read_xlsx(data: bytes, limit: int) -> list[Record]:
-    import openpyxl  # only needed for workbooks
+def _check_parts(data: bytes, limits: XlsxLimits) -> None:
+    """Refuse a workbook whose parts would unpack to too much, from the zip's directory alone
+    (a few hundred kB can declare gigabytes of shared strings)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise _FileProblem(_problem(0, None, "unreadable", BAD_XLSX)) from None
+    size = sum(part.file_size for part in parts)
+    if len(parts) > limits.parts or size > limits.unpacked_bytes:
+        raise _FileProblem(_problem(0, None, "xlsx_too_large", XLSX_TOO_LARGE,
+                                    size=math.ceil(size / 1_000_000),
+                                    max=limits.unpacked_bytes // 1_000_000))
 
+
+def xml_is_defused() -> bool:
+    """Whether openpyxl parses with defusedxml (it does when defusedxml is installed and
+    OPENPYXL_DEFUSEDXML is not "False"): entity declarations are then refused, not expanded."""
+    import openpyxl
+    from openpyxl.xml import functions
+
+    return bool(openpyxl.DEFUSEDXML) and functions.iterparse.__module__.startswith("defusedxml")
+
+
+def _read_xlsx(data: bytes, limit: int, limits: XlsxLimits) -> list[Record]:
+    import openpyxl  # only needed for workbooks
+    from defusedxml import DefusedXmlException
+
+    if not xml_is_defused():
+        raise _FileProblem(_problem(0, None, "unreadable", XLSX_NO_SAFE_PARSER))
+    _check_parts(data, limits)
+    too_much = _FileProblem(_problem(0, None, "xlsx_too_large", XLSX_TOO_MUCH, cells=limits.cells,
+                                     characters=limits.characters, cell_characters=limits.cell_characters))
     records: list[Record] = []
+    cells_read = characters = 0
     try:
         # openpyxl warns about features it ignores (styles, validation); they don't matter here.
         with warnings.catch_warnings():
@@ -216,16 +306,37 @@ def _read_xlsx(data: bytes, limit: int) -> list[Record]:
                     sheet.reset_dimensions()  # don't trust the stored size; read every row
                     rows = sheet.iter_rows(values_only=True)
                     for line, values in enumerate(rows, start=1):  # gaps come back as empty rows
-                        cells = [_clean(v) for v in values]
-                        if any(cells):
+                        cells_read += max(len(values), 1)
+                        if cells_read > limits.cells:
+                            raise too_much
+                        cells = [_cell(v) for v in values]
+                        longest = max(map(len, cells), default=0)
+                        characters += sum(map(len, cells))
+                        if characters > limits.characters or longest > limits.cell_characters:
+                            raise too_much
+                        if not _blank(cells):
                             records.append((line, cells))
                             if len(records) >= limit:
                                 break
             finally:
                 book.close()
-    except Exception:  # a damaged workbook can fail in many ways; all mean "unreadable"
+    except _FileProblem:
+        raise
+    except Exception as exc:  # a damaged workbook can fail in many ways; all mean "unreadable"
+        if _caused_by(exc, DefusedXmlException):  # openpyxl wraps it in a ValueError
+            raise _FileProblem(_problem(0, None, "unsafe_xlsx", XLSX_UNSAFE)) from None
         raise _FileProblem(_problem(0, None, "unreadable", BAD_XLSX)) from None
     return records
+
+
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 # --- checking -------------------------------------------------------------------------------
@@ -240,9 +351,20 @@ def _problem(
     return RowProblem(line=at, column=column, code=code, template=template, params=params)
 
 
+def _tidy(value: str) -> str:
+    """A value to check against codes or show back: composed, on one line, trimmed, refused
+    characters as U+FFFD."""
+    return unicodedata.normalize("NFC", text.visible(value))
+
+
+def _refusal(at: int, column: str, refused: text.TextRefused) -> RowProblem:
+    return _problem(at, column, refused.code, ROW_TEMPLATES[refused.code], column=column, **refused.params)
+
+
 def _shown(value: str) -> str:
-    """An offending value as quoted back: on one line and not too long."""
-    value = " ".join(value.split())
+    """An offending value as quoted back: composed, on one line, not too long, and with any
+    character that could hide or reorder text shown as U+FFFD."""
+    value = _tidy(value)
     return value if len(value) <= MAX_SHOWN else value[: MAX_SHOWN - 1] + "…"
 
 
@@ -264,8 +386,8 @@ def _check(records: list[Record], existing_emails: Collection[str], max_rows: in
 
     (header_line, header), data = records[0], records[1:]
     index: dict[str, int] = {}
-    for i, cell in enumerate(header):
-        index.setdefault(_key(cell), i)  # a repeated heading: the first one wins
+    for i, heading in enumerate(header):
+        index.setdefault(_key(_tidy(heading)), i)  # a repeated heading: the first one wins
     missing = [c for c in COLUMNS if c not in index]
     if missing:
         problems = [
@@ -288,26 +410,39 @@ def _check(records: list[Record], existing_emails: Collection[str], max_rows: in
 
     for line, cells in data:
 
-        def get(column: str, cells: list[str] = cells) -> str:
+        def cell(column: str, cells: list[str] = cells) -> str:
             i = index[column]
             return cells[i] if i < len(cells) else ""
 
-        name = get("name")
+        def get(column: str) -> str:
+            """A coded column, tidied (a refused character shows as U+FFFD, so it is no code)."""
+            return _tidy(cell(column))
+
+        def free_text(column: str, max_length: int, line: int = line) -> str:
+            """A stored text column, through the one normalisation path; a refusal is a problem."""
+            try:
+                return text.clean_line(cell(column), max_length=max_length)
+            except text.TextRefused as refused:
+                problems.append(_refusal(line, column, refused))
+                return _tidy(cell(column))
+
+        name = free_text("name", NAME_LENGTH)
         if not name:
             problems.append(_problem(line, "name", "missing_name", MISSING_NAME))
 
-        raw_email = get("email")
-        email = raw_email.lower()
+        raw_email = cell("email")
+        email = _tidy(raw_email).lower()
         email_ok = False
-        if not raw_email:
+        if not email:
             problems.append(_problem(line, "email", "bad_email", MISSING_EMAIL))
         else:
             try:
-                email = validate_email(raw_email, check_deliverability=False).normalized.lower()
+                email = text.normalise_email(raw_email)
                 email_ok = True
-            except EmailNotValidError:
+            except text.TextRefused as refused:
                 problems.append(
                     _problem(line, "email", "bad_email", BAD_EMAIL, value=_shown(raw_email))
+                    if refused.code == "bad_email" else _refusal(line, "email", refused)
                 )
 
         def code(column: str, normalise, allowed: Collection[str], codes: tuple[str, str], templates,
@@ -344,7 +479,7 @@ def _check(records: list[Record], existing_emails: Collection[str], max_rows: in
         rows.append(
             NomineeRow(
                 line=line, name=name, email=email, la_code=la_code, service_area=service_area,
-                agency=agency, role=get("role"), preferred_language=language,
+                agency=agency, role=free_text("role", ROLE_LENGTH), preferred_language=language,
             )
         )
 

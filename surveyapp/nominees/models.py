@@ -8,6 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from surveyapp.db import UTCDateTime, db, utcnow
 from surveyapp.participant.models import Participant
 
+# Column lengths, which the form and the importer enforce before anything reaches the database.
+NAME_LENGTH, EMAIL_LENGTH, ROLE_LENGTH = 200, 320, 200
+
 
 class Nominee(db.Model):
     """A person nominated to take part, with their own participant record and link."""
@@ -18,12 +21,12 @@ class Nominee(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id"), index=True)
     participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participant.id"), unique=True)
-    name: Mapped[str] = mapped_column(sa.String(200))
-    email: Mapped[str] = mapped_column(sa.String(320))
+    name: Mapped[str] = mapped_column(sa.String(NAME_LENGTH))
+    email: Mapped[str] = mapped_column(sa.String(EMAIL_LENGTH))
     la_code: Mapped[str] = mapped_column(sa.String(3), index=True)
     service_area: Mapped[str] = mapped_column(sa.String(20))
     agency: Mapped[str] = mapped_column(sa.String(40))
-    role: Mapped[str] = mapped_column(sa.String(200), default="")
+    role: Mapped[str] = mapped_column(sa.String(ROLE_LENGTH), default="")
     preferred_language: Mapped[str] = mapped_column(sa.String(7))  # cy, en or unknown
     # Random per nominee; with the server's link key it re-creates the personal link for
     # each email, so the link itself is never stored (only its hash, on the participant).

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
+from surveyapp import text
 from surveyapp.db import db
 from surveyapp.errors import DomainError
-from surveyapp.nominees.models import Nominee
+from surveyapp.nominees.models import NAME_LENGTH, ROLE_LENGTH, Nominee
 from surveyapp.participant.services import create_linked_participant
 from surveyapp.studies.models import Study
 
@@ -28,6 +29,15 @@ class NomineeData:
     preferred_language: str
 
 
+def _cleaned(data: NomineeData) -> NomineeData:
+    """The one normalisation path once more (the form and the importer have used it already,
+    so this changes nothing for them): whoever calls, the database never sees a control
+    character, an over-long value or an address in another form. Raises text.TextRefused."""
+    return replace(data, name=text.clean_line(data.name, max_length=NAME_LENGTH),
+                   email=text.normalise_email(data.email),
+                   role=text.clean_line(data.role, max_length=ROLE_LENGTH))
+
+
 def existing_emails(study: Study) -> frozenset[str]:
     return frozenset(db.session.scalars(sa.select(Nominee.email).where(Nominee.study_id == study.id)))
 
@@ -35,7 +45,8 @@ def existing_emails(study: Study) -> frozenset[str]:
 def add_nominee(study: Study, data: NomineeData, link_key: str, *, taken: set[str] | None = None) -> Nominee:
     """Add one nominee. ``taken``, the study's emails kept by the caller, saves a query per
     nominee when adding many; it is updated here."""
-    email = data.email.strip().lower()
+    data = _cleaned(data)
+    email = data.email
     if taken is None:
         taken = set(existing_emails(study))
     if email in taken:
@@ -43,9 +54,9 @@ def add_nominee(study: Study, data: NomineeData, link_key: str, *, taken: set[st
     taken.add(email)
     language = data.preferred_language if data.preferred_language in ("cy", "en") else None
     participant, nonce = create_linked_participant(study, link_key, language=language)
-    nominee = Nominee(study_id=study.id, participant=participant, link_nonce=nonce, name=data.name.strip(),
+    nominee = Nominee(study_id=study.id, participant=participant, link_nonce=nonce, name=data.name,
                       email=email, la_code=data.la_code, service_area=data.service_area,
-                      agency=data.agency, role=data.role.strip(), preferred_language=data.preferred_language)
+                      agency=data.agency, role=data.role, preferred_language=data.preferred_language)
     db.session.add(nominee)
     db.session.flush()
     return nominee
@@ -60,14 +71,15 @@ def import_nominees(study: Study, rows, link_key: str) -> list[Nominee]:
 
 
 def update_nominee(nominee: Nominee, data: NomineeData) -> None:
-    email = data.email.strip().lower()
+    data = _cleaned(data)
+    email = data.email
     clash = db.session.scalar(sa.select(Nominee.id).where(
         Nominee.study_id == nominee.study_id, Nominee.email == email, Nominee.id != nominee.id))
     if clash is not None:
         raise DuplicateNominee(email)
-    nominee.name, nominee.email = data.name.strip(), email
+    nominee.name, nominee.email = data.name, email
     nominee.la_code, nominee.service_area, nominee.agency = data.la_code, data.service_area, data.agency
-    nominee.role, nominee.preferred_language = data.role.strip(), data.preferred_language
+    nominee.role, nominee.preferred_language = data.role, data.preferred_language
     if nominee.participant.language is None and data.preferred_language in ("cy", "en"):
         nominee.participant.language = data.preferred_language
     db.session.flush()

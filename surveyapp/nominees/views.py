@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from surveyapp import text
 from surveyapp.access import Role, roles_required
 from surveyapp.dashboard.services import STATUS_TITLES, nominee_progress
 from surveyapp.extensions import db
@@ -114,7 +115,7 @@ def _save(form: NomineeForm, nominee: Nominee | None):
             db.session.rollback()
         else:
             db.session.commit()
-            flash(_("%(name)s has been saved.", name=nominee.name))
+            flash(_("%(name)s has been saved.", name=text.isolated(nominee.name)))
             return redirect(url_for("nominees.index"))
     return render_template("nominees/form.html", form=form, nominee=nominee, problem=problem), \
         400 if (problem or form.errors) else 200

@@ -162,7 +162,7 @@ def test_quoted_multiline_value_keeps_later_line_numbers_right():
     result = parse_nominees("n.csv", data)
 
     assert codes(result) == [(5, "email", "bad_email")]
-    assert result.rows[0].role == "Lead\r\nand second line"
+    assert result.rows[0].role == "Lead and second line"  # one line, as every one-line field
     assert [row.line for row in result.rows] == [2, 5]
     assert result.total_lines == 2
 
