@@ -14,6 +14,7 @@ import jsonschema
 import yaml
 
 from surveyapp.instruments.glossary import Glossary, glossary_from, glossary_path
+from surveyapp.instruments.model import MAX_LENGTH_CEILING, NUMBER_LIMIT
 
 LANGUAGES = ("cy", "en")
 KINDS = ("information_sheet", "consent_form", "survey")
@@ -145,11 +146,30 @@ def _survey_problems(path: Path, data: dict) -> list[Problem]:
             if question.get("min") is not None and question.get("max") is not None \
                     and question["min"] > question["max"]:
                 problems.append(Problem(str(path), where, "min is greater than max"))
+            problems += _limit_problems(path, where, question)
             cond = question.get("show_if")
             if cond:
                 problems += _show_if_problems(path, where, cond, earlier)
         for question in section["questions"]:
             earlier[question["key"]] = question
+    return problems
+
+
+def _limit_problems(path: Path, where: str, question: dict) -> list[Problem]:
+    """A stated ``max_length`` above what the type allows, or number bounds beyond the platform's."""
+    problems = []
+    ceiling = MAX_LENGTH_CEILING.get(question["type"])
+    stated = question.get("max_length")
+    if stated is not None and ceiling is not None and stated > ceiling:
+        box = "the 'other' text" if question["type"] == "multiple_choice" else f"a {question['type']} answer"
+        problems.append(Problem(str(path), f"{where}.max_length",
+                                f"{stated} is more than {box} may allow ({ceiling} characters)"))
+    for bound in ("min", "max"):
+        value = question.get(bound)
+        if value is not None and abs(value) > NUMBER_LIMIT:
+            problems.append(Problem(str(path), f"{where}.{bound}",
+                                    f"{value} is beyond the largest number answers may hold "
+                                    f"({NUMBER_LIMIT}, either sign)"))
     return problems
 
 

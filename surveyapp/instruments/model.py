@@ -24,6 +24,20 @@ SECONDS_PER_QUESTION = {
     "long_text": 180,
 }
 
+# How long a typed answer may be, in characters (Unicode code points after NFC, a line break
+# counting as one), when the question does not say (its ``max_length``). These defaults live
+# here, not in the stored content: adding them changed no version's content hash, and every
+# version already answered keeps its hash. A file that states ``max_length`` makes the limit
+# part of its text (hashed, so it cannot be added to a used version). For multiple_choice the
+# limit is that of the "Other, please say" box.
+DEFAULT_MAX_LENGTH = {"short_text": 500, "long_text": 100_000, "multiple_choice": 500}
+# The most a file may allow: a long answer still fits the request limit on a page of several.
+MAX_LENGTH_CEILING = {"short_text": 2_000, "long_text": 100_000, "multiple_choice": 2_000}
+# Numbers without min/max stay within 15 digits: exact in every JSON reader (under 2**53).
+NUMBER_LIMIT = 999_999_999_999_999
+# Characters a number box takes, with grouping separators, sign and decimals.
+NUMBER_INPUT_LENGTH = 40
+
 
 @dataclass(frozen=True)
 class Option:
@@ -45,6 +59,25 @@ class Question:
     max = property(lambda self: self.raw.get("max"))
     places = property(lambda self: self.raw.get("places", 0))  # decimal places allowed (decimal only)
     show_if = property(lambda self: self.raw.get("show_if"))
+
+    @property
+    def max_length(self) -> int | None:
+        """Most characters the typed answer may have (for multiple_choice, the "other" text):
+        the question's own ``max_length``, else the default for its type; None when nothing
+        is typed as text."""
+        if self.type not in DEFAULT_MAX_LENGTH or self.type == "multiple_choice" and not self.other:
+            return None
+        return self.raw.get("max_length", DEFAULT_MAX_LENGTH[self.type])
+
+    @property
+    def lowest(self) -> int | float:
+        """The smallest number accepted: ``min``, else the platform's bound."""
+        return -NUMBER_LIMIT if self.min is None else self.min
+
+    @property
+    def highest(self) -> int | float:
+        """The largest number accepted: ``max``, else the platform's bound."""
+        return NUMBER_LIMIT if self.max is None else self.max
 
     @cached_property
     def options(self) -> list[Option]:

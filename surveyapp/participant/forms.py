@@ -22,7 +22,9 @@ from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from surveyapp.forms import BaseForm
 from surveyapp.i18n import tr
-from surveyapp.instruments.model import ConsentForm, Question, Section
+from surveyapp.instruments.model import NUMBER_INPUT_LENGTH, ConsentForm, Question, Section
+from surveyapp.responses.answers import clean, is_blank, range_message, refused_character, text_problem
+from surveyapp.text import visible
 
 OTHER_SUFFIX = "__other"
 OTHER_CODE = "_other"
@@ -47,6 +49,25 @@ def _valid_codes(codes: set[str]):
         values = field.data if isinstance(field.data, list) else [field.data]
         if any(v not in codes for v in values if v):
             raise ValidationError(_l("Choose one of the options given."))
+    return check
+
+
+def _valid_text(question: Question, other: bool = False):
+    """The limits the service enforces (``responses.answers``), shown at the field. For
+    multiple choice it checks the "other" box from the question's own field, so that an
+    autosave of the question (which looks at that field's errors) stops here too."""
+    def check(form, field):
+        box = form[question.key + OTHER_SUFFIX] if other else field
+        posted = box.raw_data[0] if box.raw_data else ""
+        if not isinstance(posted, str) or not posted:
+            return
+        # Control characters as posted (the form's filter has replaced them in ``data``), and
+        # the length of the text as it will be stored (one-line boxes fold line breaks).
+        multiline = question.type == "long_text" and not other
+        problem = (refused_character(posted, allow_bidi=multiline)
+                   or text_problem(clean(box.data or ""), question.max_length, multiline=True))
+        if problem:
+            raise ValidationError(str(problem))
     return check
 
 
@@ -77,7 +98,7 @@ class NumberField(Field):
 
     def _value(self):
         if self.raw_data:
-            return self.raw_data[0]
+            return visible(self.raw_data[0])  # shown back as typed, minus what no box may hold
         return "" if self.data is None else str(self.data)
 
     def process_formdata(self, valuelist):
@@ -85,7 +106,7 @@ class NumberField(Field):
         raw = str(valuelist[0]).strip() if valuelist else ""
         if not raw:
             return
-        number = parse_number(raw)
+        number = parse_number(raw) if len(raw) <= NUMBER_INPUT_LENGTH else None
         if number is None:
             raise ValueError(_l("Enter a number using digits, for example 12 or 2,500."))
         if self.places == 0:
@@ -99,17 +120,9 @@ class NumberField(Field):
             self.data = int(number) if number == number.to_integral_value() else float(number)
         if self.minimum is not None and self.data < self.minimum or \
                 self.maximum is not None and self.data > self.maximum:
-            message = _range_message(self.minimum, self.maximum)
+            message = range_message(self.minimum, self.maximum)
             self.data = None
             raise ValueError(message)
-
-
-def _range_message(minimum, maximum):
-    if minimum is not None and maximum is not None:
-        return _l("Enter a number from %(min)s to %(max)s.", min=minimum, max=maximum)
-    if minimum is not None:
-        return _l("Enter a number of at least %(min)s.", min=minimum)
-    return _l("Enter a number no greater than %(max)s.", max=maximum)
 
 
 def _field_for(question: Question):
@@ -117,11 +130,14 @@ def _field_for(question: Question):
     help_text = tr(question.help)
     kw: dict[str, Any] = {"description": help_text}
     if question.type == "long_text":
-        return TextAreaField(label, **kw)
+        return TextAreaField(label, validators=[_valid_text(question)],
+                             render_kw={"maxlength": question.max_length}, **kw)
     if question.type == "short_text":
-        return StringField(label, **kw)
+        return StringField(label, validators=[_valid_text(question)],
+                           render_kw={"maxlength": question.max_length}, **kw)
     if question.type in ("integer", "decimal"):
-        return NumberField(label, places=question.places, minimum=question.min, maximum=question.max, **kw)
+        return NumberField(label, places=question.places, minimum=question.lowest, maximum=question.highest,
+                           render_kw={"maxlength": NUMBER_INPUT_LENGTH}, **kw)
     choices = [SelectChoice(o.code, tr(o.label)) for o in question.options]
     codes = {o.code for o in question.options}
     if question.type == "single_choice":
@@ -130,8 +146,8 @@ def _field_for(question: Question):
     if question.other:
         choices.append(SelectChoice(OTHER_CODE, str(_l("Other, please say"))))
         codes.add(OTHER_CODE)
-    return MultiCheckboxField(label, choices=choices, validate_choice=False,
-                              validators=[_valid_codes(codes)], **kw)
+    validators = [_valid_codes(codes)] + ([_valid_text(question, other=True)] if question.other else [])
+    return MultiCheckboxField(label, choices=choices, validate_choice=False, validators=validators, **kw)
 
 
 def section_form_class(section: Section) -> type[BaseForm]:
@@ -139,7 +155,8 @@ def section_form_class(section: Section) -> type[BaseForm]:
     for question in section.questions:
         attrs[question.key] = _field_for(question)
         if question.type == "multiple_choice" and question.other:
-            attrs[question.key + OTHER_SUFFIX] = StringField(str(_l("Please say what else")))
+            attrs[question.key + OTHER_SUFFIX] = StringField(str(_l("Please say what else")),
+                                                             render_kw={"maxlength": question.max_length})
     return type("SectionForm", (BaseForm,), attrs)
 
 
@@ -170,14 +187,15 @@ def values_from(form: BaseForm, section: Section, *, only_valid: bool) -> dict[s
             continue
         data = field.data
         if question.type in ("long_text", "short_text"):
-            values[question.key] = data if data and data.strip() else None
+            values[question.key] = None if is_blank(data) else data
         elif question.type in ("integer", "decimal"):
             values[question.key] = data
         elif question.type == "single_choice":
             values[question.key] = data or None
         else:
             chosen = [c for c in (data or []) if c != OTHER_CODE]
-            other = (form[question.key + OTHER_SUFFIX].data or "").strip()
+            other = form[question.key + OTHER_SUFFIX].data or ""
+            other = "" if is_blank(other) else other.strip()
             values[question.key] = {"choices": chosen, "other": other} if (chosen or other) else None
     return values
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,22 +15,25 @@ from surveyapp.db import db, utcnow
 from surveyapp.errors import AlreadySubmitted, DomainError
 from surveyapp.instruments.model import Survey
 from surveyapp.participant.models import Participant, ParticipantStatus
+from surveyapp.responses.answers import answer_problem, clean, is_answered, prepare
 from surveyapp.responses.models import Answer, Response
 
 # No 0/O, 1/I/L: easy to read aloud or copy from a screen.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
-def normalise(value: Any) -> Any:
-    """NFC-normalise text so that ŵ typed two ways is stored one way; LF line ends."""
-    if isinstance(value, str):
-        # Browsers send textarea line ends as CRLF; store what was typed, with LF.
-        return unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
-    if isinstance(value, dict):
-        return {k: normalise(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [normalise(v) for v in value]
-    return value
+# One cleaning path for answers (kept under its old name for callers).
+normalise = clean
+
+
+class AnswerRejected(DomainError):
+    """Answers that cannot be stored (too long, control characters, not an option...).
+    ``problems`` maps each question key to a message for the participant, translated when
+    shown (lazy strings). Nothing was written."""
+
+    def __init__(self, problems: dict[str, Any]):
+        self.problems = problems
+        super().__init__(f"answers refused: {sorted(problems)}")
 
 
 def find_response(participant: Participant) -> Response | None:
@@ -55,7 +57,9 @@ def saved_state(participant: Participant) -> dict[str, Answer]:
 
 
 def saved_answers(participant: Participant) -> dict[str, Any]:
-    return {key: a.value for key, a in saved_state(participant).items() if a.value is not None}
+    """The answers that answer something: a stored value showing no visible character (kept
+    from before such values were stored as empty) counts as not answered."""
+    return {key: a.value for key, a in saved_state(participant).items() if is_answered(a.value)}
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,10 @@ def save_answers(
 ) -> SaveResult:
     """Store answers (``None`` clears one). Refused without consent or after submission.
 
+    Text is NFC-normalised, and text showing no visible character is stored as empty. A
+    value the question cannot take (over its length limit, a control character, a number
+    out of range, not an option) raises ``AnswerRejected`` and nothing is written.
+
     With ``base_revisions``, an answer whose stored revision is newer than the one the
     change was based on is not overwritten: it comes back as a conflict for the person to
     choose. Writes are conditional on the revision, so two tabs racing cannot both win.
@@ -110,6 +118,11 @@ def save_answers(
     unknown = set(values) - set(known)
     if unknown:
         raise DomainError(f"unknown questions: {sorted(unknown)}")
+    values = {key: prepare(known[key], value) for key, value in values.items()}
+    problems = {key: problem for key, value in values.items()
+                if (problem := answer_problem(known[key], value)) is not None}
+    if problems:
+        raise AnswerRejected(problems)
 
     response = _response_for(participant, consent.id)
     if response.submitted_at is not None:
@@ -119,7 +132,6 @@ def save_answers(
     result = SaveResult(saved_at=now)
     existing = {a.question_key: a for a in response.answers}
     for key, value in values.items():
-        value = normalise(value)
         base = (base_revisions or {}).get(key)
         answer = existing.get(key)
         if answer is None:
@@ -163,12 +175,20 @@ def new_reference() -> str:
 
 
 def submit(participant: Participant) -> Participant:
-    """Submit once. A second submit (double click, second tab) changes nothing."""
+    """Submit once. A second submit (double click, second tab) changes nothing.
+
+    Stored answers are checked against the survey's limits again (an answer stored before a
+    limit existed is refused with ``AnswerRejected``, naming its question)."""
     require_consent(participant)
     response = find_response(participant)
     if response is None:
         raise DomainError("nothing to submit")
     if response.submitted_at is None:
+        questions = response.survey.as_survey().questions
+        problems = {a.question_key: problem for a in response.answers if a.question_key in questions
+                    and (problem := answer_problem(questions[a.question_key], a.value)) is not None}
+        if problems:
+            raise AnswerRejected(problems)
         now = utcnow()
         # A conditional UPDATE makes concurrent submits safe: only one can win.
         won = db.session.execute(
