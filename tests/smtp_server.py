@@ -2,7 +2,10 @@
 
 The server records every message it accepts (envelope recipients and the raw bytes). It can
 refuse chosen recipients at RCPT, block inside DATA on the Nth message until released (to kill
-a sender while a message is in flight), and be stopped and restarted on the same port.
+a sender while a message is in flight), drop the connection inside DATA on the Nth message
+(after the whole message arrived, before any reply: the sender cannot know whether it went),
+offer SMTPUTF8 or not (``SmtpServer(enable_SMTPUTF8=True)``), and be stopped and restarted on
+the same port.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ class Received:
 
     @property
     def message(self) -> EmailMessage:
+        head = self.raw.split(b"\r\n\r\n", 1)[0]
+        if not head.isascii():  # SMTPUTF8: headers in UTF-8, which the bytes parser would not decode
+            return email.message_from_string(self.raw.decode("utf-8"), policy=email.policy.default)
         return email.message_from_bytes(self.raw, policy=email.policy.default)
 
     @property
@@ -41,6 +47,9 @@ class Recorder:
         self._received: list[Received] = []
         self.refuse: dict[str, str] = {}  # address -> the exact reply to RCPT TO
         self.block_on: int | None = None  # block inside DATA on this (1-based) message
+        self.drop_on: int | None = None  # hang up inside DATA on this (1-based) message
+        self.dropped: list[Received] = []  # what arrived on a connection dropped before the reply
+        self.mail_options: list[list[str]] = []  # the MAIL FROM parameters of every transaction
         self.blocked = threading.Event()
         self.release = threading.Event()
 
@@ -51,10 +60,24 @@ class Recorder:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server, session, envelope):
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
         with self._lock:
-            self._received.append(Received(tuple(envelope.rcpt_tos), envelope.original_content))
-            number = len(self._received)
+            self.mail_options.append(list(mail_options))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        arrived = Received(tuple(envelope.rcpt_tos), envelope.original_content)
+        with self._lock:
+            number = len(self._received) + len(self.dropped) + 1
+            if number == self.drop_on:
+                self.dropped.append(arrived)
+            else:
+                self._received.append(arrived)
+        if number == self.drop_on:
+            server.transport.abort()  # no reply: the sender is left not knowing
+            return "421 (never sent: the connection is gone)"
         if number == self.block_on:
             self.blocked.set()
             # wait in a worker thread so that the event loop (other sessions) keeps running
@@ -83,7 +106,9 @@ class SmtpServer:
     def __init__(self, **options):
         self.handler = Recorder()
         self.port = free_port()
-        self.options = options  # aiosmtpd SMTP options: tls_context, authenticator, ...
+        # aiosmtpd SMTP options: tls_context, authenticator, ... SMTPUTF8 is offered only when
+        # asked for (aiosmtpd's Controller would offer it by default).
+        self.options = {"enable_SMTPUTF8": False, **options}
         self.controller: Controller | None = None
 
     def start(self) -> None:

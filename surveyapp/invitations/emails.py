@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid, quote
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -11,6 +12,7 @@ from flask_babel import gettext as _
 
 from surveyapp import mail
 from surveyapp.i18n import tr
+from surveyapp.invitations.mailer import NAME_LINES, MessageUnsendable, smtp_address
 from surveyapp.invitations.models import MessageKind
 from surveyapp.nominees.models import Nominee
 from surveyapp.participant.services import derive_token
@@ -18,6 +20,20 @@ from surveyapp.reference import local_authorities
 from surveyapp.studies.contacts import study_contacts
 
 SEPARATOR = "\n\n" + "-" * 60 + "\n\n"
+
+
+def one_line(text: str) -> str:
+    """Text for a header: every line break and control character becomes a space (a header
+    cannot then be split or added to), and runs of white space one space."""
+    return " ".join("".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text).split())
+
+
+def recipient(name: str, address: str) -> str:
+    """The To header: the name on one line, quoted, and the address as the server takes it
+    (an accented domain in IDNA). Raises MessageUnsendable for an address that cannot be used."""
+    address, _utf8 = smtp_address(address)
+    name = one_line(name)
+    return f'"{quote(name)}" <{address}>' if name else address
 
 
 def language_mode(nominee: Nominee) -> str:
@@ -43,7 +59,7 @@ def _render(kind: str, nominee: Nominee, locale: str) -> tuple[str, str]:
         link, decline = personal_links(nominee)
         la = local_authorities().get(nominee.la_code)
         body = render_template(
-            f"invitations/email/{kind}.txt", name=nominee.name, study_title=title, link=link,
+            f"invitations/email/{kind}.txt", name=one_line(nominee.name), study_title=title, link=link,
             decline_link=decline, study=study, contacts=study_contacts(study, locale),
             local_authority=la.name(locale) if la else nominee.la_code,
         )
@@ -51,7 +67,13 @@ def _render(kind: str, nominee: Nominee, locale: str) -> tuple[str, str]:
 
 
 def compose(kind: str, nominee: Nominee, message_id_seed: str) -> tuple[EmailMessage, str]:
-    """The email for one nominee and the language it is in ('cy', 'en' or 'bilingual')."""
+    """The email for one nominee and the language it is in ('cy', 'en' or 'bilingual').
+    Raises MessageUnsendable when the nominee's address cannot be used."""
+    if nominee.name != one_line(nominee.name):
+        # A name on several lines (a two-line spreadsheet cell) is usually a name and
+        # something else: greeting "Rhiannon Prys (Pennaeth Diogelu)" would be wrong, so the
+        # researcher corrects it first. New names are put on one line when they are entered.
+        raise MessageUnsendable(NAME_LINES)
     mode = language_mode(nominee)
     if mode == "bilingual":
         subject_cy, body_cy = _render(kind, nominee, "cy")
@@ -60,9 +82,9 @@ def compose(kind: str, nominee: Nominee, message_id_seed: str) -> tuple[EmailMes
     else:
         subject, body = _render(kind, nominee, mode)
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     mail.address(message, nominee.participant.study, mode)
-    message["To"] = formataddr((nominee.name, nominee.email))
+    message["To"] = recipient(nominee.name, nominee.email)
     message["Message-ID"] = make_msgid(idstring=message_id_seed, domain=current_app.config["MAIL_DOMAIN"])
     message.set_content(body, charset="utf-8")
     message["Content-Language"] = "cy, en" if mode == "bilingual" else mode  # after: set_content resets it

@@ -17,12 +17,28 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import aliased
 
 from surveyapp.db import db, utcnow
 from surveyapp.errors import DomainError
 from surveyapp.invitations import emails
-from surveyapp.invitations.mailer import DeliveryUncertain, Mailer, MailServerUnavailable, MessageRefused
-from surveyapp.invitations.models import Batch, BatchStatus, Message, MessageKind, MessageStatus
+from surveyapp.invitations.mailer import (
+    DeliveryUncertain,
+    Mailer,
+    MailServerUnavailable,
+    MessageRefused,
+    MessageUnsendable,
+)
+from surveyapp.invitations.models import (
+    REASON_PREFIX,
+    Batch,
+    BatchStatus,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Reason,
+)
 from surveyapp.nominees.models import Nominee
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.studies.models import Study
@@ -151,6 +167,8 @@ def run_batch(batch_id: int, progress: Callable[[Message], None] | None = None,
               mailer: Mailer | None = None) -> Batch:
     """Send every pending message of a batch, committing each outcome as it happens.
 
+    A message that cannot be built or sent fails alone, with its reason, and the batch goes
+    on; only the mail server being unavailable or a connection lost mid-message stops it.
     Raises BatchBusy when another live sender has the batch.
     """
     batch = db.session.get(Batch, batch_id)
@@ -162,8 +180,7 @@ def run_batch(batch_id: int, progress: Callable[[Message], None] | None = None,
     # Only now, with the batch ours, can a "sending" left behind be a crashed sender's.
     db.session.execute(
         sa.update(Message).where(Message.batch_id == batch.id, Message.status == MessageStatus.SENDING.value)
-        .values(status=MessageStatus.UNCERTAIN.value,
-                smtp_reply="Sending was interrupted before the outcome was recorded; it may have been delivered."))
+        .values(status=MessageStatus.UNCERTAIN.value, smtp_reply=_reason(Reason.INTERRUPTED)))
     db.session.commit()
 
     mailer = mailer or Mailer(current_app.config)
@@ -172,8 +189,9 @@ def run_batch(batch_id: int, progress: Callable[[Message], None] | None = None,
     try:
         for message_id in pending:
             message = db.session.get(Message, message_id)
-            if not _send_one(message, mailer):
-                batch.status, batch.note = BatchStatus.INTERRUPTED.value, message.smtp_reply
+            stop = _send_one(message, mailer)
+            if stop:
+                batch.status, batch.note = BatchStatus.INTERRUPTED.value, stop
                 return batch
             batch.heartbeat_at = utcnow()
             db.session.commit()
@@ -181,47 +199,86 @@ def run_batch(batch_id: int, progress: Callable[[Message], None] | None = None,
                 progress(message)
         batch.status, batch.finished_at = BatchStatus.DONE.value, utcnow()
         return batch
+    except BaseException:
+        db.session.rollback()  # a fault here (the database, a kill): never leave "Sending" behind
+        batch.status = BatchStatus.INTERRUPTED.value
+        raise
     finally:
         mailer.close()
         batch.runner = None
         db.session.commit()
 
 
-def _send_one(message: Message, mailer: Mailer) -> bool:
-    """Send one message and record what happened. False: stop the batch (try again later)."""
-    nominee = message.nominee
+def _reason(reason: Reason, detail: str = "") -> str:
+    return f"{REASON_PREFIX}{reason.value}" + (f": {detail}" if detail else "")
+
+
+def claim_message(pk: int, expected: str, /, **values) -> bool:
+    """Move a message on from status ``expected`` (compare-and-swap): False when another
+    sender or request has already moved it. The caller commits."""
+    return db.session.execute(
+        sa.update(Message).where(Message.id == pk, Message.status == expected).values(**values)
+        .execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _send_one(message: Message, mailer: Mailer) -> str | None:
+    """Send one message and record what happened. Returns why the batch must stop (try again
+    later), or None to go on. Whatever goes wrong with this message alone fails it alone."""
+    nominee, pending = message.nominee, MessageStatus.PENDING.value
     if nominee.declined_at is not None:
-        message.status, message.smtp_reply = MessageStatus.FAILED.value, "Not sent: the nominee declined."
+        claim_message(message.id, pending, status=MessageStatus.FAILED.value, smtp_reply=_reason(Reason.DECLINED))
         db.session.commit()
-        return True
-    email, mode = emails.compose(message.kind, nominee, f"inv{message.id}")
+        return None
+    try:
+        email, mode = emails.compose(message.kind, nominee, f"inv{message.id}")
+    except MessageUnsendable as exc:
+        return _not_sent(message, Reason(exc.reason))
+    except SQLAlchemyError:
+        raise
+    except Exception:  # any other fault building this one email: it fails, the batch goes on
+        current_app.logger.exception("invitation message %s could not be composed", message.id)
+        return _not_sent(message, Reason.UNSENDABLE)
     # Claimed and recorded before the hand-over: a crash now leaves "sending", never a resend,
     # and a message someone else already took is skipped.
-    claimed = db.session.execute(
-        sa.update(Message).where(Message.id == message.id, Message.status == MessageStatus.PENDING.value)
-        .values(status=MessageStatus.SENDING.value, attempted_at=utcnow(), language=mode,
-                message_id=email["Message-ID"])
-        .execution_options(synchronize_session=False)).rowcount
+    claimed = claim_message(message.id, pending, status=MessageStatus.SENDING.value, attempted_at=utcnow(),
+                            language=mode, message_id=email["Message-ID"])
     db.session.commit()
     if not claimed:
-        return True
+        return None
     db.session.refresh(message)
+    stop = None
     try:
         reply = mailer.send(email)
     except MailServerUnavailable as exc:
-        message.status, message.smtp_reply = MessageStatus.PENDING.value, f"Mail server unavailable: {exc}"
-        db.session.commit()
-        return False
+        stop = f"Mail server unavailable: {exc}"
+        message.status, message.smtp_reply = MessageStatus.PENDING.value, stop
+    except MessageUnsendable as exc:
+        message.status, message.smtp_reply = MessageStatus.FAILED.value, _reason(Reason(exc.reason))
     except MessageRefused as exc:
         message.status, message.smtp_reply = MessageStatus.FAILED.value, exc.reply
     except DeliveryUncertain as exc:
-        message.status, message.smtp_reply = MessageStatus.UNCERTAIN.value, f"Connection lost while sending: {exc}"
-        db.session.commit()
-        return False
+        stop = f"Connection lost while sending: {exc}"
+        message.status, message.smtp_reply = MessageStatus.UNCERTAIN.value, _reason(Reason.CONNECTION_LOST, str(exc))
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # a fault of our own mid-send: it may have gone, so never resend it by itself
+        current_app.logger.exception("invitation message %s: sending failed", message.id)
+        mailer.close()
+        message.status, message.smtp_reply = MessageStatus.UNCERTAIN.value, _reason(Reason.INTERRUPTED,
+                                                                                     type(exc).__name__)
     else:
         message.status, message.smtp_reply, message.sent_at = MessageStatus.SENT.value, reply, utcnow()
     db.session.commit()
-    return True
+    return stop
+
+
+def _not_sent(message: Message, reason: Reason) -> None:
+    """A message that could not even be put together: failed, with its reason; never claimed,
+    so nothing was handed over."""
+    claim_message(message.id, MessageStatus.PENDING.value, status=MessageStatus.FAILED.value,
+                  attempted_at=utcnow(), smtp_reply=_reason(reason))
+    db.session.commit()
+    return None
 
 
 def resume_or_create(study: Study, kind: MessageKind, created_by_id: int | None = None) -> Batch:
@@ -232,8 +289,33 @@ def resume_or_create(study: Study, kind: MessageKind, created_by_id: int | None 
     return batch or create_batch(study, kind, created_by_id)
 
 
-def resend(message: Message) -> Batch:
-    """A researcher's deliberate resend of a failed or uncertain message: a new batch of one."""
+class AlreadyHandled(DomainError):
+    """The message is no longer failed or uncertain: it was sent again already (or is being)."""
+
+
+RESENDABLE = (MessageStatus.FAILED.value, MessageStatus.UNCERTAIN.value)
+
+
+def resend(message_id: int) -> Batch:
+    """A researcher's deliberate resend of a failed or uncertain message: a new batch of one.
+
+    The old message is claimed first (failed or uncertain -> resent, compare-and-swap, as a
+    batch claims its messages), so that a double click or two researchers at once make one
+    new message, not two. Raises AlreadyHandled when someone else got there first, or when the
+    nominee has since had (or is waiting for) another message of this kind.
+    """
+    message = db.session.get(Message, message_id)
+    if message is None:
+        raise AlreadyHandled(message_id)
+    other = aliased(Message)  # not correlated with the row being updated
+    later = sa.select(other.id).where(other.nominee_id == message.nominee_id, other.kind == message.kind,
+                                      other.id > message.id, other.status != MessageStatus.FAILED.value)
+    claimed = db.session.execute(
+        sa.update(Message).where(Message.id == message.id, Message.status.in_(RESENDABLE), ~later.exists())
+        .values(status=MessageStatus.RESENT.value).execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        raise AlreadyHandled(message_id)
+    db.session.refresh(message)
     batch = Batch(study_id=message.batch.study_id, kind=message.kind,
                   messages=[Message(nominee_id=message.nominee_id, kind=message.kind)])
     db.session.add(batch)

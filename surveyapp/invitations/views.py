@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, u
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from surveyapp.access import Role, roles_required
 from surveyapp.extensions import db
@@ -15,6 +16,7 @@ from surveyapp.invitations.models import (
     BATCH_TITLES,
     KIND_TITLES,
     MESSAGE_TITLES,
+    REASON_TITLES,
     Batch,
     Message,
     MessageKind,
@@ -22,6 +24,7 @@ from surveyapp.invitations.models import (
 )
 from surveyapp.studies.services import current_study
 from surveyapp.tasks import enqueue
+from surveyapp.text import isolated
 
 bp = Blueprint("invitations", __name__, template_folder="templates", url_prefix="/researcher/invitations")
 
@@ -71,7 +74,7 @@ def batch(batch_id: int):
     batch = _batch_or_404(batch_id)
     return render_template("invitations/batch.html", batch=batch, counts=services.counts(batch),
                            message_titles=MESSAGE_TITLES, batch_titles=BATCH_TITLES, kind_titles=KIND_TITLES,
-                           resendable=(MessageStatus.FAILED.value, MessageStatus.UNCERTAIN.value))
+                           resendable=services.RESENDABLE, outcome=outcome)
 
 
 @bp.get("/batches/<id:batch_id>/progress")
@@ -90,10 +93,30 @@ def progress(batch_id: int):
 @roles_required(Role.RESEARCHER)
 def resend(message_id: int):
     message = db.session.get(Message, message_id)
-    if message is None or message.status not in (MessageStatus.FAILED, MessageStatus.UNCERTAIN):
+    if message is None:
         abort(404)
-    batch = services.resend(message)
+    old_batch_id, name = message.batch_id, message.nominee.name
+    try:
+        batch = services.resend(message_id)
+    except services.AlreadyHandled:
+        db.session.rollback()
+        flash(_("The message to %(name)s has already been sent again, or sent; it was not queued a second time.",
+                name=isolated(name)))
+        return redirect(url_for("invitations.batch", batch_id=old_batch_id))
     db.session.commit()
     enqueue("send_batch", batch.id)
-    flash(_("The message to %(name)s has been queued again.", name=message.nominee.name))
+    flash(_("The message to %(name)s has been queued again.", name=isolated(name)))
     return redirect(url_for("invitations.batch", batch_id=batch.id))
+
+
+def outcome(message: Message) -> Markup | None:
+    """The app's own reason for a message's outcome, in the reader's language, naming the
+    nominee (isolated, so a right-to-left name cannot turn the sentence around); None when
+    ``smtp_reply`` holds the mail server's words instead."""
+    reason = message.reason
+    if reason is None:
+        return None
+    nominee = message.nominee
+    template = Markup.escape(str(REASON_TITLES[reason]))  # translated, placeholders kept
+    return template % {"name": Markup("<bdi>%s</bdi>") % nominee.name,
+                       "email": Markup("<bdi>%s</bdi>") % nominee.email}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
 import subprocess
 import sys
+import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -73,12 +76,12 @@ def messages_by_email(app) -> dict[str, object]:
     return result
 
 
-def sign_in_researcher(app, email_address="researcher@example.org") -> Browser:
+def sign_in_researcher(app, email_address="researcher@example.org", language="en") -> Browser:
     from surveyapp.access import Role
     from surveyapp.accounts.services import create_user
 
     with app.app_context():
-        create_user(email_address, "Ymchwilydd Prawf", PASSWORD, {Role.RESEARCHER}, "en")
+        create_user(email_address, "Ymchwilydd Prawf", PASSWORD, {Role.RESEARCHER}, language)
         db.session.commit()
     browser = Browser(app)
     response = browser.post("/login", {"email": email_address, "password": PASSWORD})
@@ -107,3 +110,84 @@ def cli_env(app, smtp_port: int) -> dict[str, str]:
 
 def run_cli(env, *args, timeout=120) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def smtp_utf8():
+    """A loopback SMTP server that offers SMTPUTF8 (the plain ``smtp`` fixture does not)."""
+    server = SmtpServer(enable_SMTPUTF8=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def legacy_nominee(app, study, name: str, address: str, language: str = "en") -> int:
+    """A nominee row as old or hand-edited data could hold it: added through the service, then
+    its name and email overwritten in the database, past any normalisation the importer does."""
+    from surveyapp.nominees.models import Nominee
+    from surveyapp.nominees.services import NomineeData, add_nominee
+    from surveyapp.studies.models import Study
+
+    with app.app_context():
+        study_row = db.session.get(Study, getattr(study, "id", study))
+        placeholder = f"legacy-{uuid.uuid4().hex}@example.org"
+        nominee = add_nominee(study_row, NomineeData("Legacy", placeholder, "CAY", "children", "local_authority",
+                                                     "Safeguarding lead", language), app.config["LINK_KEY"])
+        db.session.execute(sa.update(Nominee).where(Nominee.id == nominee.id).values(name=name, email=address))
+        db.session.commit()
+        return nominee.id
+
+
+class SessionThread:
+    """A thread with its own app context, so its own database session and connection, that runs
+    what the test gives it, one step at a time: two of these interleave two senders or two
+    requests deterministically. ``submit`` starts a step without waiting (it may block in the
+    database behind the other session); ``result`` waits for it."""
+
+    def __init__(self, app):
+        self._jobs: queue.Queue = queue.Queue()
+        self._results: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, args=(app,), daemon=True)
+        self._thread.start()
+
+    def _run(self, app) -> None:
+        with app.app_context():
+            while (job := self._jobs.get()) is not None:
+                try:
+                    self._results.put((True, job()))
+                except BaseException as exc:  # handed back to the test
+                    db.session.rollback()
+                    self._results.put((False, exc))
+            db.session.remove()
+
+    def submit(self, step) -> None:
+        self._jobs.put(step)
+
+    def result(self, timeout: float = 30):
+        ok, value = self._results.get(timeout=timeout)
+        if not ok:
+            raise value
+        return value
+
+    def __call__(self, step):
+        self.submit(step)
+        return self.result()
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(30)
+
+
+@pytest.fixture
+def session_thread():
+    threads: list[SessionThread] = []
+
+    def factory(app) -> SessionThread:
+        threads.append(SessionThread(app))
+        return threads[-1]
+
+    yield factory
+    for thread in threads:
+        thread.close()

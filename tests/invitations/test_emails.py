@@ -229,7 +229,7 @@ def test_personal_link_opens_the_journey_and_decline_link_stops_reminders(mail_a
     assert personal.startswith(mail_app.config["PUBLIC_URL"] + "/p/")
     response = browser.get(urlsplit(personal).path)
     assert response.status_code == 302
-    assert urlsplit(response.location).path == urlsplit(personal).path + "/information"
+    assert urlsplit(response.location).path == "/survey/information"  # the token is left behind
     assert browser.get(response.location).status_code == 200
 
     # Unknown preference: the link works and asks for a language first.
@@ -409,7 +409,7 @@ def test_declining_after_the_batch_was_made_stops_that_message(mail_app, smtp, s
         assert services.run_batch(batch_id).status == "done"
     assert [r.rcpt_tos for r in smtp.handler.received] == [(CY[1],)]
     rows = {email: rows[0] for email, rows in messages_by_email(mail_app).items()}
-    assert rows[EN[1]][1:3] == ("failed", "Not sent: the nominee declined.")
+    assert rows[EN[1]][1:3] == ("failed", "app:declined")  # shown as a sentence in the reader's language
     assert rows[CY[1]][1] == "sent"
 
 
