@@ -10,6 +10,8 @@ from flask import Flask, abort, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from surveyapp import security
+
 
 class Role(enum.StrEnum):
     ADMIN = "admin"
@@ -44,6 +46,8 @@ def _guard(view, allowed):
         if not current_user.is_authenticated:
             return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
         if allowed is not None and not (current_user.role_set & allowed):
+            security.log_event(security.AUTHORISATION_FAILURE, user_id=current_user.id,
+                               endpoint=request.endpoint, required=sorted(allowed))
             abort(403)
         return view(*args, **kwargs)
 

@@ -19,9 +19,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     preferred_language: Mapped[str] = mapped_column(sa.String(5), default="cy")
     active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Part of the session id: bumping it signs the user out everywhere.
+    # Part of the session id: bumping it ends every session of this user on its next request
+    # (sign-out, a new password, a role taken away, the account turned off).
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -56,3 +55,22 @@ class UserRole(db.Model):
     role: Mapped[str] = mapped_column(sa.String(20))
 
     user: Mapped[User] = relationship(back_populates="roles")
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins counted under one key, for backoff. A key names what is counted, by
+    keyed hashes only (no email address or client address is stored): ``p:<account>:<address>``
+    one account from one address, ``a:<account>`` one account from anywhere, ``r:<address>``
+    one address over all accounts, ``d:<account>:<browser>`` one account from a browser that has
+    signed in to it before. The account hash is of the email address typed, so an address that
+    belongs to nobody is counted exactly like a real one."""
+
+    __tablename__ = "login_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # On an ``a:`` row: when the account's owner was last told that sign-ins were slowed.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from itsdangerous import BadData, URLSafeTimedSerializer
 
-from surveyapp import i18n
+from surveyapp import i18n, security
 from surveyapp.access import ROLE_TITLES, Role, public, roles_required, signed_in
-from surveyapp.accounts import services
+from surveyapp.accounts import notices, services
 from surveyapp.accounts.forms import LanguageForm, LoginForm, PasswordForm, UserForm
 from surveyapp.accounts.models import User
 from surveyapp.extensions import db, limiter
+from surveyapp.text import isolated
 from surveyapp.web import validates_own_csrf
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -41,39 +46,96 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+# A browser that has signed in to an account carries a signed note of it, so that guessing at
+# that account from elsewhere cannot hold its owner out (services.authenticate).
+BROWSER_SALT = "signed-in-browser"
+BROWSER_MAX_AGE = timedelta(days=180)
+_BROWSER_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def _browser_cookie() -> str:
+    # __Host-: sent only over https, only to this host, for every path.
+    return "__Host-signin_browser" if current_app.config.get("SESSION_COOKIE_SECURE") else "signin_browser"
+
+
+def _browser_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=BROWSER_SALT)
+
+
+def trusted_browser(email: str) -> str | None:
+    """This browser's id if it has signed in to the account ``email`` names before."""
+    value = request.cookies.get(_browser_cookie())
+    if not value:
+        return None
+    try:
+        note = _browser_serializer().loads(value, max_age=int(BROWSER_MAX_AGE.total_seconds()))
+    except BadData:
+        return None
+    if not isinstance(note, dict) or note.get("account") != security.hash_identifier(email):
+        return None
+    browser = note.get("browser")
+    return browser if isinstance(browser, str) and _BROWSER_ID.match(browser) else None
+
+
+def _remember_browser(response, email: str) -> None:
+    note = {"account": security.hash_identifier(email), "browser": secrets.token_hex(8)}
+    response.set_cookie(_browser_cookie(), _browser_serializer().dumps(note),
+                        max_age=int(BROWSER_MAX_AGE.total_seconds()), path="/", httponly=True,
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), samesite="Lax")
+
+
+def _too_many(until) -> str:
+    return _("Too many wrong attempts. You can try again after %(time)s.",
+             time=format_datetime(until, "HH:mm:ss"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("20 per minute", methods=["POST"])
 @validates_own_csrf
 @public
 def login():
+    """Sign in. A wrong password and an unknown email get the same answer, after the same work,
+    in every phase: while attempts are free, and while they are being slowed down."""
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
-    error = None
+    error, notice, status = None, None, 200
     if form.validate_on_submit():
+        browser = trusted_browser(form.email.data)
         try:
-            user = services.authenticate(form.email.data, form.password.data)
+            user = services.authenticate(form.email.data, form.password.data, request.remote_addr, browser)
+        except services.LoginThrottled as refused:
+            error, status = _too_many(refused.until), 429
         except services.LoginFailed as failed:
-            db.session.commit()  # keep the failure count
-            if failed.locked_until:
-                error = _("Too many wrong attempts. You can try again after %(time)s.",
-                          time=format_datetime(failed.locked_until, "HH:mm"))
-            else:
-                error = _("The email address or password is not right.")
+            if failed.notify is not None:
+                notice = notices.throttle_notice(failed.notify)
+            db.session.commit()  # keep the counts
+            error = _too_many(failed.until) if failed.until else _("The email address or password is not right.")
+            status = 400
         else:
             db.session.commit()
             login_user(user)
             i18n.choose_locale(user.preferred_language)
-            return redirect(_safe_next(request.args.get("next")) or home_for(user))
-    status = 400 if (error or form.errors) else 200
-    return render_template("accounts/login.html", form=form, error=error), status
+            response = redirect(_safe_next(request.args.get("next")) or home_for(user))
+            if browser is None:
+                _remember_browser(response, form.email.data)
+            return response
+    elif form.errors:
+        status = 400
+    response = make_response(render_template("accounts/login.html", form=form, error=error), status)
+    if notice is not None:
+        notices.send_after(response, notice)
+    return response
 
 
 @bp.post("/logout")
 @signed_in
 def logout():
+    """Sign out here and everywhere else: a copy of this session's cookie stops working too."""
+    services.end_sessions(current_user._get_current_object(), "signed_out")
+    db.session.commit()
     logout_user()
-    flash(_("You have signed out."))
+    flash(_("You have signed out, here and on every other device."))
     return redirect(url_for("accounts.login"))
 
 
@@ -151,21 +213,19 @@ def _edit_user(user: User | None):
                     user.name = form.name.data.strip()
                     user.email = services.normalise_email(form.email.data)
                     user.preferred_language = form.language.data
-                    if user.active and not form.active.data:
-                        user.session_version += 1  # deactivating signs them out at once
-                    user.active = form.active.data
-                    if form.active.data:
-                        user.locked_until = None
-                    services.set_roles(user, roles)
+                    services.set_active(user, form.active.data)  # turning off ends their sessions
+                    services.set_roles(user, roles)  # so does taking a role away
                     if password:
-                        services.set_password(user, password)
+                        services.set_password(user, password)  # and a new password
             except services.DuplicateEmail:
                 problems.append(_("Another account already uses that email address."))
             except services.WeakPassword:
                 problems.append(_("Use at least %(min)d characters.", min=services.MIN_PASSWORD_LENGTH))
             else:
                 db.session.commit()
-                flash(_("The account for %(name)s has been saved.", name=user.name))
+                if user.id == current_user.id:
+                    login_user(user)  # this session carries on with the new version
+                flash(_("The account for %(name)s has been saved.", name=isolated(user.name)))
                 return redirect(url_for("accounts.users"))
         db.session.rollback()
     status = 400 if (problems or form.errors) else 200

@@ -655,10 +655,22 @@ def test_importing_valid_rows_checks_the_csrf_token(app, study, researcher):
     import base64
 
     browser = sign_in(app)
-    response = browser.client.post("/researcher/nominees/import/valid-rows", data={
-        "filename": "nominees.csv", "data": base64.b64encode(BAD_FILE.encode()).decode()})
+    # The form's real fields (ConfirmImportForm: filename, content), so that only the missing
+    # token can be what refuses it: the same post with the token imports the two valid rows.
+    fields = {"filename": "nominees.csv", "content": base64.b64encode(BAD_FILE.encode()).decode()}
+    response = browser.client.post("/researcher/nominees/import/valid-rows", data=fields)
     assert response.status_code == 400
     assert nominee_count(app) == 0
+    response = browser.client.post("/researcher/nominees/import/valid-rows",
+                                   data={**fields, "csrf_token": "not-the-token"})
+    assert response.status_code == 400
+    assert nominee_count(app) == 0
+    browser.get("/researcher/nominees/import")
+    response = browser.client.post("/researcher/nominees/import/valid-rows",
+                                   data={**fields, "csrf_token": browser.csrf()})
+    assert response.status_code == 302
+    with app.app_context():
+        assert set(db.session.scalars(sa.select(Nominee.email))) == {RCT_CHILDREN, CAY_CHILDREN, NTL_WHOLE}
 
 
 # --- adding and editing by hand -------------------------------------------------------------
