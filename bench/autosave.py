@@ -20,6 +20,7 @@ from flask import Flask, jsonify
 from werkzeug.serving import make_server
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+PAGE = re.compile(r'name="_participant" value="([^"]+)"')
 
 
 def serve(app):
@@ -48,7 +49,10 @@ def real_app(tmp: Path):
     from surveyapp.instruments.services import load_catalogue
 
     url = os.environ.get("SURVEYAPP_BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'bench.sqlite3'}"
-    app = create_app({"ENV": "testing", "DATABASE_URL": url, "TASK_QUEUE_URL": f"sqlite:///{tmp / 'q.sqlite3'}"})
+    # Rate limits off: every request comes from one address here, and the limits are not
+    # what is measured (they are tested in tests/participant/test_links_and_limits.py).
+    app = create_app({"ENV": "testing", "DATABASE_URL": url, "TASK_QUEUE_URL": f"sqlite:///{tmp / 'q.sqlite3'}",
+                      "RATELIMIT_ENABLED": False})
     with app.app_context():
         upgrade()
         load_catalogue(read_catalogue(INSTRUMENTS_DIR))
@@ -61,13 +65,14 @@ def participant(base: str, study, consent_items):
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
     page = opener.open(f"{base}/s/{study}").read().decode()
     data = urllib.parse.urlencode({"csrf_token": CSRF.search(page).group(1), "language": "cy"}).encode()
-    response = opener.open(f"{base}/s/{study}", data)
-    token = response.geturl().split("/p/")[1].split("/")[0]
-    page = opener.open(f"{base}/p/{token}/consent").read().decode()
-    form = {"csrf_token": CSRF.search(page).group(1), **{f"item_{i}": "y" for i in consent_items}}
-    opener.open(f"{base}/p/{token}/consent", urllib.parse.urlencode(form).encode())
-    page = opener.open(f"{base}/p/{token}/section/2").read().decode()
-    return opener, f"{base}/p/{token}/section/2/autosave", CSRF.search(page).group(1), {"revision": 0}
+    opener.open(f"{base}/s/{study}", data)  # the participant is now this browser's session
+    page = opener.open(f"{base}/survey/consent").read().decode()
+    form = {"csrf_token": CSRF.search(page).group(1), "_participant": PAGE.search(page).group(1),
+            **{f"item_{i}": "y" for i in consent_items}}
+    opener.open(f"{base}/survey/consent", urllib.parse.urlencode(form).encode())
+    page = opener.open(f"{base}/survey/section/2").read().decode()
+    state = {"revision": 0, "page": PAGE.search(page).group(1)}
+    return opener, f"{base}/survey/section/2/autosave", CSRF.search(page).group(1), state
 
 
 def hammer(clients, requests: int, threads: int) -> float:
@@ -78,7 +83,8 @@ def hammer(clients, requests: int, threads: int) -> float:
         opener, url, csrf, state = client
         revision = state["revision"]  # carried across rounds: a stale revision is refused
         for i in range(per_client):
-            body = urllib.parse.urlencode({"csrf_token": csrf, "_question": "aims", "_rev_aims": revision,
+            body = urllib.parse.urlencode({"csrf_token": csrf, "_participant": state.get("page", ""),
+                                           "_question": "aims", "_rev_aims": revision,
                                            "aims": "Testun ŵ ŷ " * (i + 1)}).encode()
             try:
                 reply = opener.open(url, body).read()

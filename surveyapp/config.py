@@ -66,7 +66,22 @@ def _defaults(instance_path: str) -> dict:
         "THREADS": 4,
         "WORKER_TIMEOUT": 30,
         "BIND": "127.0.0.1:8000",
-        # Seconds a SQLite write waits for another writer's lock (PostgreSQL locks rows).
+        # Per-address budgets for participants (Flask-Limiter syntax), each counted apart:
+        # - the open link: a person needs one participant; an office behind one address may
+        #   start a few together. 300 in two seconds is a script.
+        # - personal links: only look-ups that match nobody count. A person with a mangled
+        #   link tries a few times; 1,000 guesses are a search.
+        # - autosave: the script saves at most about once a second per answer while someone
+        #   types; 240 a minute is far above that, even for several people behind one address.
+        "PARTICIPANT_OPEN_LINK_LIMIT": "10 per minute;50 per hour",
+        "PARTICIPANT_TOKEN_FAILURE_LIMIT": "10 per minute;50 per hour",
+        "PARTICIPANT_AUTOSAVE_LIMIT": "240 per minute",
+        # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host. 0: none, the
+        # client's address is the connection's. Behind one nginx: 1. Rate limits and the
+        # security log use the address this gives.
+        "PROXY_COUNT": 0,
+        # Seconds a statement waits for another's lock (SQLite's busy timeout, PostgreSQL's
+        # lock_timeout) before the request gets the "nothing was lost" 503 page.
         "DATABASE_LOCK_TIMEOUT": 5,
     }
 
@@ -111,7 +126,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         cfg["SESSION_COOKIE_PATH"] = "/"
     cfg["PERMANENT_SESSION_LIFETIME"] = int(cfg["PERMANENT_SESSION_LIFETIME"])
     for key in ("SMTP_PORT", "SMTP_TIMEOUT", "REMINDER_INTERVAL_DAYS", "LINK_EMAIL_LIMIT",
-                "LINK_EMAIL_WINDOW_SECONDS", "WORKERS", "THREADS", "WORKER_TIMEOUT"):
+                "LINK_EMAIL_WINDOW_SECONDS", "WORKERS", "THREADS", "WORKER_TIMEOUT", "PROXY_COUNT"):
         cfg[key] = int(cfg[key])
     cfg["SMTP_STARTTLS"] = _as_bool(cfg["SMTP_STARTTLS"])
     cfg["RATELIMIT_ENABLED"] = _as_bool(cfg["RATELIMIT_ENABLED"])
@@ -119,9 +134,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["MAX_FORM_MEMORY_SIZE"] = cfg["MAX_CONTENT_LENGTH"]
     cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    # How long a statement waits for another's lock before the request gets the 503 page.
+    lock_timeout = float(cfg["DATABASE_LOCK_TIMEOUT"])
     if str(cfg["DATABASE_URL"]).startswith("sqlite"):
-        # How long a write waits for SQLite's lock before the request gets the 503 page.
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"timeout": float(cfg["DATABASE_LOCK_TIMEOUT"])}
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"timeout": lock_timeout}
+    elif str(cfg["DATABASE_URL"]).startswith("postgresql"):
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"}
     cfg["BABEL_TRANSLATION_DIRECTORIES"] = cfg["TRANSLATIONS_DIR"]
     cfg["BABEL_DEFAULT_LOCALE"] = cfg["DEFAULT_LOCALE"]
     cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["TIMEZONE"]

@@ -26,7 +26,8 @@ EXAMPLE_NOMINEES = SHARED_DATA / "nominees_example.csv"
 BASE_CONFIG = {"ENV": "testing", "SECRET_KEY": "test-secret", "SERVER_NAME": "survey.test",
                "PUBLIC_URL": "http://survey.test"}
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-HIDDEN_RE = re.compile(r'<input type="hidden" name="(_rev_\w+)" value="(\d+)">')
+HIDDEN_RE = re.compile(r'<input type="hidden" name="(_rev_\w+|_participant)" value="(\w+)">')
+PERSONAL_LINK_RE = re.compile(r'class="personal-link__url"[^>]*>https?://[^/<]+/p/([^/<"]+)</a>')
 
 
 def _reset_postgres(url: str) -> None:
@@ -110,15 +111,22 @@ def study(app) -> StudyInfo:
 
 class Browser:
     """A test client that behaves like a person with a browser: it reads the CSRF token
-    from the page it is on and sends it back with the form."""
+    from the page it is on and sends it back with the form. Like a browser, it follows the
+    redirect that exchanges a personal link for a session (``/p/<token>/x`` to ``/survey/x``)
+    and posts a form to the page it came from."""
 
     def __init__(self, app):
         self.app = app
         self.client = app.test_client()
         self.page = ""
+        self.url = ""
 
     def get(self, url, **kw):
         response = self.client.get(url, **kw)
+        self.url = url
+        if response.status_code == 302 and url.startswith("/p/") and response.location.startswith("/survey"):
+            self.url = response.location
+            response = self.client.get(response.location, **kw)
         if response.status_code == 200:
             self.page = response.get_data(as_text=True)
         return response
@@ -128,10 +136,19 @@ class Browser:
         assert match, "no CSRF token on the current page"
         return match.group(1)
 
+    def bound(self) -> str:
+        """The participant the current page was shown to (its ``_participant`` field), which a
+        participant page's form or autosave sends back."""
+        match = re.search(r'name="_participant" value="(\w+)"', self.page)
+        assert match, "no participant field on the current page"
+        return match.group(1)
+
     def post(self, url, data=None, *, fetch=True, **kw):
-        """POST as a form on ``url``; GET it first so the CSRF token is fresh."""
+        """POST as a form on ``url``; GET it first so the CSRF token is fresh (and post to
+        the address the page ended up on, as its form would)."""
         if fetch:
             self.get(url)
+            url = self.url
         data = {**dict(HIDDEN_RE.findall(self.page)), **dict(data or {})}  # as a browser would
         data.setdefault("csrf_token", self.csrf())
         response = self.client.post(url, data=data, **kw)
@@ -139,10 +156,15 @@ class Browser:
         return response
 
     def start(self, study, language="en") -> str:
-        """Open the study's link, choose a language; return the personal token."""
+        """Open the study's link, choose a language; return the personal token (read from
+        the personal link the information page shows: it is in no address)."""
         response = self.post(f"/s/{study.slug}", {"language": language})
         assert response.status_code == 302, response.status_code
-        return response.location.split("/")[2]
+        assert response.location == "/survey/information", response.location
+        self.get(response.location)
+        match = PERSONAL_LINK_RE.search(self.page)
+        assert match, "no personal link on the information page"
+        return match.group(1)
 
     def consent(self, token, study, *, required=True, optional=True):
         items = study.consent_form.items

@@ -67,6 +67,23 @@ def find_by_token(token: str) -> Participant | None:
     return db.session.scalar(sa.select(Participant).where(Participant.token_hash == hash_token(token)))
 
 
+def participant_for_session(participant_id: int, token: str) -> Participant | None:
+    """The participant a session holds, while its link is still theirs (a re-issued link
+    changes the stored hash and so ends every session opened with the old one)."""
+    participant = db.session.get(Participant, participant_id)
+    if participant is None or not hmac.compare_digest(participant.token_hash, hash_token(token)):
+        return None
+    return participant
+
+
+def page_key(participant: Participant) -> str:
+    """A short tag, put in every participant form, naming who the page was shown to without
+    revealing anything: a keyed hash of the link's hash."""
+    key = current_app.config["SECRET_KEY"].encode("utf-8")
+    digest = hmac.new(key, f"participant-page:{participant.token_hash}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:20]
+
+
 def find_open_study(slug: str) -> Study | None:
     return db.session.scalar(sa.select(Study).where(Study.slug == slug, Study.open_link.is_(True)))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, g, jsonify, redirect, render_template, request, url_for
+from flask import abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
@@ -13,7 +13,7 @@ from surveyapp.consent import services as consent_services
 from surveyapp.errors import AlreadySubmitted, ConsentRequired
 from surveyapp.extensions import db
 from surveyapp.participant import services
-from surveyapp.participant.blueprint import bp, current_participant, next_step_url
+from surveyapp.participant.blueprint import current_participant, limited, link_route, next_step_url
 from surveyapp.participant.forms import (
     OTHER_SUFFIX,
     ActionForm,
@@ -32,7 +32,7 @@ def _section_or_404(survey, number: int):
     return survey.sections[number - 1]
 
 
-def _survey_page(token: str, number: int):
+def _survey_page(number: int):
     """The participant, survey and section for a survey page, or a redirect away from it."""
     participant = current_participant()
     try:
@@ -40,7 +40,7 @@ def _survey_page(token: str, number: int):
     except ConsentRequired:
         return None, redirect(next_step_url(participant))
     if participant.status == ParticipantStatus.SUBMITTED:
-        return None, redirect(url_for("participant.done", token=token))
+        return None, redirect(url_for("participant.done"))
     survey = responses.survey_for(participant)
     return (participant, survey, _section_or_404(survey, number)), None
 
@@ -55,11 +55,11 @@ def _posted_revisions(current) -> dict[str, int]:
     return revisions
 
 
-@bp.route("/p/<token>/section/<id:number>", methods=["GET", "POST"])
+@link_route("/section/<id:number>", methods=["GET", "POST"])
 @validates_own_csrf
 @participant_link
-def section(token: str, number: int):
-    page, away = _survey_page(token, number)
+def section(number: int):
+    page, away = _survey_page(number)
     if away:
         return away
     participant, survey, current = page
@@ -94,7 +94,7 @@ def section(token: str, number: int):
     try:
         result = responses.save_answers(participant, values, base)
     except AlreadySubmitted:
-        return redirect(url_for("participant.done", token=token))
+        return redirect(url_for("participant.done"))
     revisions.update(result.revisions)
     revisions.update({k: c.revision for k, c in result.conflicts.items()})
     switch = i18n.switch_requested()
@@ -120,7 +120,7 @@ def section(token: str, number: int):
         # Came from the review page to put one answer right: go straight back there.
         participant.current_section = number - 1
         db.session.commit()
-        return redirect(url_for("participant.review", token=token))
+        return redirect(url_for("participant.review"))
     if action == "previous" and number > 1:
         target = number - 1
     elif action == "later":
@@ -130,18 +130,19 @@ def section(token: str, number: int):
     participant.current_section = min(target, len(survey.sections)) - 1
     db.session.commit()
     if action == "later":
-        return redirect(url_for("participant.saved", token=token))
+        return redirect(url_for("participant.saved"))
     if target > len(survey.sections):
-        return redirect(url_for("participant.review", token=token))
-    return redirect(url_for("participant.section", token=token, number=target))
+        return redirect(url_for("participant.review"))
+    return redirect(url_for("participant.section", number=target))
 
 
-@bp.post("/p/<token>/section/<id:number>/autosave")
+@link_route("/section/<id:number>/autosave", methods=["POST"],
+            limits=[limited("autosave", "PARTICIPANT_AUTOSAVE_LIMIT")])
 @validates_own_csrf
 @participant_link
-def autosave(token: str, number: int):
+def autosave(number: int):
     """Save one answer while it is typed. Answers JSON; the page's script shows the status."""
-    page, away = _survey_page(token, number)
+    page, away = _survey_page(number)
     if away:
         return jsonify(status="closed", message=_("This page can no longer be changed.")), 409
     participant, survey, current = page
@@ -188,14 +189,14 @@ def _render_section(survey, current, number, form, answers, revisions, *, csrf_e
         total=len(survey.sections), form=form, questions=visible, csrf_expired=csrf_expired,
         revisions=revisions, conflicts=conflicts or {}, prefilled=prefilled or {},
         from_review=from_review,
-        autosave_url=url_for("participant.autosave", token=g.token, number=number),
+        autosave_url=url_for("participant.autosave", number=number),
     )
 
 
-@bp.route("/p/<token>/review", methods=["GET", "POST"])
+@link_route("/review", methods=["GET", "POST"])
 @validates_own_csrf
 @participant_link
-def review(token: str):
+def review():
     participant = current_participant()
     try:
         consent_services.require_consent(participant)
@@ -208,17 +209,25 @@ def review(token: str):
         if q.required and q.is_shown(answers) and answers.get(q.key) in (None, "", {})
     ]
     form = ActionForm()
+    refused = []
     if request.method == "POST":
         if participant.status == ParticipantStatus.SUBMITTED:
-            return redirect(url_for("participant.done", token=token))
+            return redirect(url_for("participant.done"))
         if form.validate() and not unanswered and answers:
-            responses.submit(participant)
-            db.session.commit()
-            return redirect(url_for("participant.done", token=token))
+            try:
+                responses.submit(participant)
+            except responses.AnswerRejected as exc:
+                # An answer stored before its question had a limit: say which, keep everything.
+                db.session.rollback()
+                refused = [(index + 1, q, exc.problems[q.key]) for index, s in enumerate(survey.sections)
+                           for q in s.questions if q.key in exc.problems]
+            else:
+                db.session.commit()
+                return redirect(url_for("participant.done"))
     answered = sum(1 for q in survey.questions.values() if q.key in answers and q.is_shown(answers))
     summary = ngettext("You have answered %(num)d question.", "You have answered %(num)d questions.",
                        answered)
     status = 400 if request.method == "POST" else 200
     return render_template("participant/review.html", survey=survey, answers=answers,
-                           unanswered=unanswered, form=form, summary=summary,
+                           unanswered=unanswered, refused=refused, form=form, summary=summary,
                            nothing_answered=not answers), status

@@ -13,7 +13,15 @@ from surveyapp.db import utcnow
 from surveyapp.extensions import db
 from surveyapp.nominees.models import Nominee
 from surveyapp.participant import services, survey_pages, way_back  # noqa: F401 (their routes join bp)
-from surveyapp.participant.blueprint import bp, current_participant, next_step_url, personal_url
+from surveyapp.participant.blueprint import (
+    bp,
+    current_participant,
+    limited,
+    link_route,
+    next_step_url,
+    personal_url,
+    start_session,
+)
 from surveyapp.participant.forms import ActionForm, consent_form_class
 from surveyapp.participant.models import ParticipantStatus
 from surveyapp.responses import services as responses
@@ -29,6 +37,7 @@ def home():
 
 
 @bp.route("/s/<slug>", methods=["GET", "POST"])
+@limited("open_link", "PARTICIPANT_OPEN_LINK_LIMIT", methods=["POST"])
 @validates_own_csrf
 @public
 def open_link(slug: str):
@@ -44,15 +53,16 @@ def open_link(slug: str):
         g.participant, g.token = participant, token
         i18n.choose_locale(chosen)
         db.session.commit()
-        return redirect(url_for("participant.information", token=token))
+        start_session(participant, token)
+        return redirect(url_for("participant.information"))
     return render_template("participant/choose_language.html", form=form, study=study), \
         (400 if form.errors else 200)
 
 
-@bp.route("/p/<token>", methods=["GET", "POST"])
+@link_route("", methods=["GET", "POST"])
 @validates_own_csrf
 @participant_link
-def resume(token: str):
+def resume():
     """The personal link: asks for a language the first time, then goes to where they were."""
     participant = current_participant()
     if participant.opened_at is None:
@@ -70,9 +80,9 @@ def resume(token: str):
         (400 if form.errors else 200)
 
 
-@bp.get("/p/<token>/information")
+@link_route("/information")
 @participant_link
-def information(token: str):
+def information():
     participant = current_participant()
     sheet = participant.study.information_sheet.as_information_sheet()
     minutes = responses.survey_for(participant).estimated_minutes
@@ -80,13 +90,13 @@ def information(token: str):
                            personal_url=personal_url(), minutes=minutes)
 
 
-@bp.route("/p/<token>/consent", methods=["GET", "POST"])
+@link_route("/consent", methods=["GET", "POST"])
 @validates_own_csrf
 @participant_link
-def consent(token: str):
+def consent():
     participant = current_participant()
     if participant.status == ParticipantStatus.SUBMITTED:
-        return redirect(url_for("participant.done", token=token))
+        return redirect(url_for("participant.done"))
     consent_form = participant.study.consent_form.as_consent_form()
     form = consent_form_class(consent_form)()
     switch = i18n.switch_requested()
@@ -102,22 +112,22 @@ def consent(token: str):
         if "decline" in request.form:
             consent_services.record_consent(participant, agreed, language=i18n.current_locale())
             db.session.commit()
-            return redirect(url_for("participant.declined", token=token))
+            return redirect(url_for("participant.declined"))
         missing = [item for item in consent_form.items if item.required and not agreed[item.id]]
         if not missing:
             consent_services.record_consent(participant, agreed, language=i18n.current_locale())
             participant.current_section = 0
             db.session.commit()
-            return redirect(url_for("participant.section", token=token, number=1))
+            return redirect(url_for("participant.section", number=1))
     status = 400 if (missing or form.errors) else 200
     return render_template("participant/consent.html", form=form, consent_form=consent_form,
                            missing=missing), status
 
 
-@bp.route("/p/<token>/decline", methods=["GET", "POST"])
+@link_route("/decline", methods=["GET", "POST"])
 @validates_own_csrf
 @participant_link
-def decline(token: str):
+def decline():
     """The one-click "no thank you" from an invitation email, confirmed on a page. It stops
     every further email. Someone who has already consented keeps their answers (withdrawing
     them is a separate request to the research team)."""
@@ -133,14 +143,14 @@ def decline(token: str):
         if not started:
             participant.status = ParticipantStatus.DECLINED.value
         db.session.commit()
-        return redirect(url_for("participant.declined", token=token))
+        return redirect(url_for("participant.declined"))
     return render_template("participant/decline.html", form=form, started=started), \
         400 if form.errors else 200
 
 
-@bp.get("/p/<token>/declined")
+@link_route("/declined")
 @participant_link
-def declined(token: str):
+def declined():
     participant = current_participant()
     started = participant.status == ParticipantStatus.CONSENTED
     return render_template("participant/declined.html", started=started)

@@ -9,23 +9,23 @@ from surveyapp import i18n
 from surveyapp.access import participant_link
 from surveyapp.extensions import db
 from surveyapp.participant import services
-from surveyapp.participant.blueprint import bp, current_participant, next_step_url, personal_url
+from surveyapp.participant.blueprint import current_participant, link_route, next_step_url, personal_url
 from surveyapp.participant.forms import EmailLinkForm
 from surveyapp.participant.models import ParticipantStatus
 from surveyapp.web import validates_own_csrf
 
 
-@bp.get("/p/<token>/saved")
+@link_route("/saved")
 @participant_link
-def saved(token: str):
+def saved():
     return render_template("participant/saved.html", personal_url=personal_url(), form=EmailLinkForm(),
                            sent=request.args.get("sent") == "1")
 
 
-@bp.post("/p/<token>/email-link")
+@link_route("/email-link", methods=["POST"])
 @validates_own_csrf
 @participant_link
-def email_link(token: str):
+def email_link():
     """Send the personal link to an address typed here; the address is not stored."""
     participant = current_participant()
     form = EmailLinkForm()
@@ -40,13 +40,13 @@ def email_link(token: str):
                                        "this page instead, or try again later."))
         else:
             db.session.commit()
-            return redirect(url_for("participant.saved", token=token, sent=1))
+            return redirect(url_for("participant.saved", sent=1))
     return render_template("participant/saved.html", personal_url=personal_url(), form=form), 400
 
 
-@bp.get("/p/<token>/done")
+@link_route("/done")
 @participant_link
-def done(token: str):
+def done():
     participant = current_participant()
     if participant.status != ParticipantStatus.SUBMITTED:
         return redirect(next_step_url(participant))

@@ -31,7 +31,9 @@ def activate(page, selector: str, key: str = "Enter") -> None:
 
 
 def token_of(page) -> str:
-    match = re.search(r"/p/([^/?#]+)", page.url)
+    """The personal token, read from the personal link the page shows (no address holds it)."""
+    assert "/p/" not in page.url, page.url
+    match = re.search(r"/p/([^/?#]+)$", page.inner_text(".personal-link__url"))
     assert match, page.url
     return match.group(1)
 
@@ -67,10 +69,12 @@ def start_consented(page, base_url: str, study, language: str = "en") -> str:
     """Reach section 1 quickly (by mouse); the keyboard journey is tested on its own."""
     page.goto(f"{base_url}/s/{study.slug}")
     page.click(f"button[value={language}]")
+    page.wait_for_url("**/survey/information")
+    token = token_of(page)
     page.goto(page.url.replace("/information", "/consent"))
     for item in study.consent_form.items:
         if item.required:
             page.check(f"#item_{item.id}")
     page.click("button[name=consent]")
     page.wait_for_url("**/section/1")
-    return token_of(page)
+    return token

@@ -35,28 +35,27 @@ def _pages(page, base_url, study, language):
         if item.required:
             page.check(f"#item_{item.id}")
     _submit(page, "button[name=consent]")
-    token = page.url.split("/p/")[1].split("/")[0]
     for number in range(1, len(study.survey.sections) + 1):
-        page.goto(f"{base_url}/p/{token}/section/{number}")
+        page.goto(f"{base_url}/survey/section/{number}")
         yield f"section-{number}"
-    page.goto(f"{base_url}/p/{token}/section/3")
+    page.goto(f"{base_url}/survey/section/3")
     page.fill("#referrals_children_per_year", "many")
     _submit(page, "button[value=next]")
     yield "section-3-errors"
-    page.goto(f"{base_url}/p/{token}/review")
+    page.goto(f"{base_url}/survey/review")
     _submit(page, "#submit button")  # required questions unanswered: errors
     yield "review-errors"
-    page.goto(f"{base_url}/p/{token}/section/1")
+    page.goto(f"{base_url}/survey/section/1")
     page.fill("#role", "Lead")
     page.check("input[name=la_code] >> nth=0")
     page.check("input[name=service_area] >> nth=0")
     _submit(page, "button[value=later]")
     yield "saved"
-    page.goto(f"{base_url}/p/{token}/review")
+    page.goto(f"{base_url}/survey/review")
     yield "review"
     _submit(page, "#submit button")
     yield "done"
-    page.goto(f"{base_url}/p/{token}/no-such-page")
+    page.goto(f"{base_url}/survey/no-such-page")
     yield "not-found"
 
 
@@ -94,9 +93,9 @@ def test_pages_reflow_at_400_percent_zoom(chromium, live_server, study, language
     context = chromium.new_context(viewport={"width": 320, "height": 640})
     try:
         page = context.new_page()
-        token = start_consented(page, live_server, study, language)
+        start_consented(page, live_server, study, language)
         for path in ("information", "consent", "section/1", "section/4", "review"):
-            page.goto(f"{live_server}/p/{token}/{path}")
+            page.goto(f"{live_server}/survey/{path}")
             overflow = page.evaluate(
                 "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"

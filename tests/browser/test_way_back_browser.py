@@ -70,7 +70,7 @@ def test_copy_button_copies_the_personal_link_with_the_keyboard(context, page, l
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     token = start_consented(page, live_server, study, language)
     activate(page, "button[name=action][value=later]")
-    page.wait_for_url(f"**/p/{token}/saved")
+    page.wait_for_url("**/survey/saved")
     assert page.get_attribute("html", "lang") == language
 
     # The link is a real link, to the personal link, and shows that same address.
@@ -131,8 +131,8 @@ def test_copy_button_stays_hidden_where_it_cannot_copy(chromium, live_server, st
         context.add_init_script("Object.defineProperty(Navigator.prototype, 'clipboard', {get: () => undefined})")
     try:
         page = context.new_page()
-        token = start_consented(page, live_server, study, "en")
-        page.goto(f"{live_server}/p/{token}/saved")
+        start_consented(page, live_server, study, "en")
+        page.goto(f"{live_server}/survey/saved")
         assert page.locator("[data-copy-source]").is_visible()  # the link is there to copy by hand
         button = page.locator("[data-copy-button]")
         assert button.get_attribute("hidden") is not None
@@ -170,7 +170,7 @@ def test_save_status_is_in_view_on_a_phone(chromium, live_server, study, app, la
     try:
         page = context.new_page()
         token = start_consented(page, live_server, study, language)
-        page.goto(f"{live_server}/p/{token}/section/3")
+        page.goto(f"{live_server}/survey/section/3")
         field = page.locator(f"#{LOW_QUESTION}")
         field.scroll_into_view_if_needed()
         assert page.evaluate("() => window.scrollY") > 667  # well down a long page
@@ -242,7 +242,7 @@ def _go_back_to_review(page, language, token) -> None:
     activate(page, "button[name=action][value=review]")
     # The path only: the POST went to the page's own address, "#q-<key>" included, and a
     # redirect keeps the fragment of the request it answers, so Chromium shows /review#q-<key>.
-    page.wait_for_url(lambda url: urlsplit(url).path == f"/p/{token}/review")
+    page.wait_for_url(lambda url: urlsplit(url).path == "/survey/review")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -254,10 +254,10 @@ def test_review_error_link_goes_to_the_question_and_straight_back(page, live_ser
     page.fill("#aims", TYPED_AIMS[language])
     for _ in range(2, len(study.survey.sections) + 1):
         _click_and_wait(page, "button[value=next]")
-    page.wait_for_url(f"**/p/{token}/review")
+    page.wait_for_url("**/survey/review")
     assert page.get_attribute("html", "lang") == language
 
-    base = f"/p/{token}/section/1?return=review"
+    base = "/survey/section/1?return=review"
     assert _summary_hrefs(page) == [f"{base}#q-role", f"{base}#q-la_code"]
     role_text = study.survey.questions["role"].text[language]
     summary = page.inner_text("[data-error-summary]")
@@ -286,21 +286,21 @@ def test_review_error_link_goes_to_the_question_and_straight_back(page, live_ser
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_change_links_on_the_review_page_come_back_to_it(page, live_server, study, app, language):
     token = start_consented(page, live_server, study, language)
-    page.goto(f"{live_server}/p/{token}/section/2")
+    page.goto(f"{live_server}/survey/section/2")
     page.fill("#aims", TYPED_AIMS[language])
     _click_and_wait(page, "button[value=next]")
-    page.goto(f"{live_server}/p/{token}/review")
+    page.goto(f"{live_server}/survey/review")
 
     # Every section's "Change your answers in ..." link comes back to the review page.
     for number, section in enumerate(study.survey.sections, start=1):
         name = t(language, "Change your answers in “%(section)s”", section=section.title[language])
         link = page.locator("section.review-section a", has_text=name)
         assert link.count() == 1, name
-        assert link.get_attribute("href") == f"/p/{token}/section/{number}?return=review"
+        assert link.get_attribute("href") == f"/survey/section/{number}?return=review"
 
-    aims_link = f'section.review-section a[href="/p/{token}/section/2?return=review"]'
+    aims_link = 'section.review-section a[href="/survey/section/2?return=review"]'
     activate(page, aims_link)
-    assert page.url == f"{live_server}/p/{token}/section/2?return=review"
+    assert page.url == f"{live_server}/survey/section/2?return=review"
     tab_to(page, "#aims")
     page.keyboard.press("ControlOrMeta+A")
     page.keyboard.type(CHANGED_AIMS[language])
@@ -309,7 +309,7 @@ def test_change_links_on_the_review_page_come_back_to_it(page, live_server, stud
     assert stored_answers(app, token)["aims"] == CHANGED_AIMS[language]
 
     # A section that is only looked at goes back the same way, with nothing changed.
-    activate(page, f'section.review-section a[href="/p/{token}/section/6?return=review"]')
+    activate(page, 'section.review-section a[href="/survey/section/6?return=review"]')
     _go_back_to_review(page, language, token)
     assert stored_answers(app, token)["aims"] == CHANGED_AIMS[language]
 
@@ -318,15 +318,15 @@ def test_change_links_on_the_review_page_come_back_to_it(page, live_server, stud
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_saved_page_with_an_email_error_has_no_axe_violations(page, live_server, study, language, screenshot):
-    token = start_consented(page, live_server, study, language)
+    start_consented(page, live_server, study, language)
     _click_and_wait(page, "button[value=later]")
-    page.wait_for_url(f"**/p/{token}/saved")
+    page.wait_for_url("**/survey/saved")
     page.fill("#email", "not-an-address")
     send = page.locator("form button[type=submit]", has_text=t(language, "Send me the link"))
     assert send.count() == 1
     with page.expect_navigation():
         send.click()
-    assert page.url.endswith(f"/p/{token}/email-link")
+    assert page.url.endswith("/survey/email-link")
     assert page.get_attribute("html", "lang") == language
     summary = page.locator("[data-error-summary]")
     assert summary.is_visible()
@@ -342,14 +342,14 @@ def test_saved_page_with_an_email_error_has_no_axe_violations(page, live_server,
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_done_page_has_no_axe_violations(page, live_server, study, language, screenshot):
-    token = start_consented(page, live_server, study, language)
+    start_consented(page, live_server, study, language)
     page.fill("#role", TYPED_ROLE[language])
     page.check("input[name=la_code] >> nth=0")
     page.check("input[name=service_area] >> nth=0")
     _click_and_wait(page, "button[value=later]")
-    page.goto(f"{live_server}/p/{token}/review")
+    page.goto(f"{live_server}/survey/review")
     _click_and_wait(page, "#submit button")
-    page.wait_for_url(f"**/p/{token}/done")
+    page.wait_for_url("**/survey/done")
     assert page.get_attribute("html", "lang") == language
     assert page.inner_text("h1") == t(language, "Thank you: your answers have been submitted")
     screenshot(page, f"{language}-done-after-submit")

@@ -67,10 +67,10 @@ def test_accept_language_picks_welsh_and_html_lang_follows(browser, study):
 
 
 def test_switch_is_a_named_landmark_with_lang_and_hreflang(browser, study):
-    token = browser.start(study, "en")
-    page = browser.get(f"/p/{token}/information").get_data(as_text=True)
+    browser.start(study, "en")
+    page = browser.get("/survey/information").get_data(as_text=True)
     nav = re.search(r'<nav class="language-switch" aria-label="Language">.*?</nav>', page, re.S).group(0)
-    assert 'href="/p/' in nav and '?lang=cy"' in nav
+    assert 'href="/survey/' in nav and '?lang=cy"' in nav
     assert 'lang="cy" hreflang="cy"' in nav and ">Cymraeg<" in nav
     assert 'aria-current="true" lang="en">English<' in nav
 
@@ -140,29 +140,30 @@ def test_welsh_journey_shows_no_english(browser, study):
     patterns = _english_patterns(english_texts)
 
     token = browser.start(study, "cy")
-    pages = [f"/p/{token}/information", f"/p/{token}/consent"]
+    pages = ["/survey/information", "/survey/consent"]
     bad_consent = browser.consent(token, study, required=False)  # errors shown in Welsh
     assert bad_consent.status_code == 400
     rendered = [bad_consent.get_data(as_text=True)]
     browser.consent(token, study)
     for number in range(1, len(study.survey.sections) + 1):
-        pages.append(f"/p/{token}/section/{number}")
-    bad_number = browser.post(f"/p/{token}/section/3", {"referrals_per_year": "llawer",
+        pages.append(f"/survey/section/{number}")
+    bad_number = browser.post("/survey/section/3", {"referrals_per_year": "llawer",
                                                          "referrals_children_per_year": "llawer",
                                                          "team_size_fte": "5.555"})
     assert bad_number.status_code == 400
     rendered.append(bad_number.get_data(as_text=True))
-    bad_email = browser.post(f"/p/{token}/email-link", {"email": "nid-cyfeiriad"})
+    bad_email = browser.post("/survey/email-link", {"email": "nid-cyfeiriad"})
     assert bad_email.status_code == 400
     rendered.append(bad_email.get_data(as_text=True))
-    expired = browser.client.post(f"/p/{token}/section/2", data={"csrf_token": "old", "aims": "Testun"})
+    expired = browser.client.post("/survey/section/2", data={"csrf_token": "old", "aims": "Testun",
+                                                                  "_participant": browser.bound()})
     rendered.append(expired.get_data(as_text=True))
-    browser.post(f"/p/{token}/section/1", {"role": "Pennaeth", "la_code": "GWN", "service_area": "children"})
-    pages += [f"/p/{token}/review", f"/p/{token}/saved"]
+    browser.post("/survey/section/1", {"role": "Pennaeth", "la_code": "GWN", "service_area": "children"})
+    pages += ["/survey/review", "/survey/saved"]
     rendered += [browser.get(url).get_data(as_text=True) for url in pages]
-    assert browser.post(f"/p/{token}/review", {}).status_code == 302
-    rendered.append(browser.get(f"/p/{token}/done").get_data(as_text=True))
-    rendered.append(browser.client.get(f"/p/{token}/nowhere").get_data(as_text=True))
+    assert browser.post("/survey/review", {}).status_code == 302
+    rendered.append(browser.get("/survey/done").get_data(as_text=True))
+    rendered.append(browser.client.get("/survey/nowhere").get_data(as_text=True))
 
     found = []
     for html in rendered:

@@ -4,6 +4,7 @@ and what participants are told about a study whose texts are reconstructed."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -126,9 +127,8 @@ def test_an_approved_study_shows_its_ethics_reference_and_no_notice(make_app, in
         db.session.commit()
         slug = db.session.scalar(sa.select(Study.slug))
     browser = Browser(app)
-    response = browser.post(f"/s/{slug}", {"language": "en"})
-    token = response.location.split("/")[2]
-    page = browser.get(f"/p/{token}/information").get_data(as_text=True)
+    browser.start(SimpleNamespace(slug=slug), "en")
+    page = browser.get("/survey/information").get_data(as_text=True)
     assert "Ethics approval reference: 20/LAW/005" in page
     assert "Demonstration study" not in page
 

@@ -48,7 +48,7 @@ def test_unknown_token_is_404(browser, study):
 
 def test_full_journey_in_english_records_consent_and_submission(browser, study, app):
     token = browser.start(study, "en")
-    info = browser.get(f"/p/{token}/information").get_data(as_text=True)
+    info = browser.get("/survey/information").get_data(as_text=True)
     # The shipped texts are reconstructions: no ethics reference, a demonstration notice.
     assert "20/LAW/005" not in info and "Demonstration study" in info
     assert f"/p/{token}" in info  # the personal link is shown to keep
@@ -56,21 +56,21 @@ def test_full_journey_in_english_records_consent_and_submission(browser, study, 
     response = browser.consent(token, study, optional=False)
     assert response.status_code == 302 and response.location.endswith("/section/1")
 
-    page = browser.get(f"/p/{token}/section/1").get_data(as_text=True)
+    page = browser.get("/survey/section/1").get_data(as_text=True)
     assert "Section 1 of 6" in page
-    response = browser.post(f"/p/{token}/section/1",
+    response = browser.post("/survey/section/1",
                             {"role": "Head of Safeguarding", "la_code": "GWN", "service_area": "children",
                              "action": "next"})
     assert response.location.endswith("/section/2")
-    browser.post(f"/p/{token}/section/2", {"aims": "Cadw pobl yn ddiogel – ŵ ŷ â ô", "action": "next"})
-    browser.post(f"/p/{token}/section/3",
+    browser.post("/survey/section/2", {"aims": "Cadw pobl yn ddiogel – ŵ ŷ â ô", "action": "next"})
+    browser.post("/survey/section/3",
                  {"front_door_model": ["IAA", "_other"], "front_door_model__other": "Hwb Diogelu",
                   "referrals_children_per_year": "4,200", "team_size_fte": "5.5", "action": "next"})
-    review = browser.get(f"/p/{token}/review").get_data(as_text=True)
+    review = browser.get("/survey/review").get_data(as_text=True)
     assert "Gwynedd" in review and "Hwb Diogelu" in review
-    response = browser.post(f"/p/{token}/review", {}, fetch=False)
+    response = browser.post("/survey/review", {}, fetch=False)
     assert response.status_code == 302 and response.location.endswith("/done")
-    done = browser.get(f"/p/{token}/done").get_data(as_text=True)
+    done = browser.get("/survey/done").get_data(as_text=True)
 
     with app.app_context():
         participant = _participant(token)
@@ -100,20 +100,21 @@ def test_unticked_required_item_is_not_consent(browser, study, app):
     assert page.count("Tick this statement to take part.") == sum(i.required for i in study.consent_form.items)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ConsentRecord)) == 0
-    assert browser.get(f"/p/{token}/section/1").status_code == 302
+    assert browser.get("/survey/section/1").status_code == 302
 
 
 def test_refusing_ends_politely_and_stores_no_answers(browser, study, app):
     token = browser.start(study)
     data = {"item_read_information": "y", "decline": "1"}
-    response = browser.post(f"/p/{token}/consent", data)
+    response = browser.post("/survey/consent", data)
     assert response.location.endswith("/declined")
     assert "chosen not to take part" in browser.get(response.location).get_data(as_text=True)
 
     # Posting answers anyway (an old tab, a crafted request) stores nothing.
-    browser.get(f"/p/{token}/consent")
+    browser.get("/survey/consent")
     csrf = browser.csrf()
-    response = browser.client.post(f"/p/{token}/section/2", data={"csrf_token": csrf, "aims": "secret"})
+    response = browser.client.post("/survey/section/2", data={"csrf_token": csrf, "_participant": browser.bound(),
+                                                                   "aims": "secret"})
     assert response.status_code == 302
     with app.app_context():
         participant = _participant(token)
@@ -129,9 +130,9 @@ def test_refusing_ends_politely_and_stores_no_answers(browser, study, app):
 def test_resume_from_the_link_on_a_new_device(browser, new_browser, study, app):
     token = browser.start(study, "cy")
     browser.consent(token, study)
-    browser.post(f"/p/{token}/section/1", {"role": "Rheolwr", "la_code": "ANG", "action": "next"})
-    browser.post(f"/p/{token}/section/2", {"aims": "Nodau hir iawn…", "action": "next"})
-    browser.post(f"/p/{token}/section/3", {"front_door_name": "Drws Ffrynt Môn", "action": "later"})
+    browser.post("/survey/section/1", {"role": "Rheolwr", "la_code": "ANG", "action": "next"})
+    browser.post("/survey/section/2", {"aims": "Nodau hir iawn…", "action": "next"})
+    browser.post("/survey/section/3", {"front_door_name": "Drws Ffrynt Môn", "action": "later"})
 
     other = new_browser()
     response = other.get(f"/p/{token}")
@@ -148,11 +149,12 @@ def test_resume_from_the_link_on_a_new_device(browser, new_browser, study, app):
 def test_double_submit_records_one_submission(browser, new_browser, study, app):
     token = browser.start(study)
     browser.consent(token, study)
-    browser.post(f"/p/{token}/section/1", {"role": "Lead", "la_code": "CRF", "service_area": "adults"})
-    browser.get(f"/p/{token}/review")
+    browser.post("/survey/section/1", {"role": "Lead", "la_code": "CRF", "service_area": "adults"})
+    browser.get("/survey/review")
     csrf = browser.csrf()
-    first = browser.client.post(f"/p/{token}/review", data={"csrf_token": csrf})
-    second = browser.client.post(f"/p/{token}/review", data={"csrf_token": csrf})
+    bound = browser.bound()
+    first = browser.client.post("/survey/review", data={"csrf_token": csrf, "_participant": bound})
+    second = browser.client.post("/survey/review", data={"csrf_token": csrf, "_participant": bound})
     assert first.status_code == second.status_code == 302
     with app.app_context():
         reference = _participant(token).reference
@@ -164,7 +166,8 @@ def test_double_submit_records_one_submission(browser, new_browser, study, app):
     with app.app_context():
         assert _participant(token).reference == reference
     # And answers can no longer be changed.
-    response = browser.client.post(f"/p/{token}/section/1", data={"csrf_token": csrf, "role": "Changed"})
+    response = browser.client.post("/survey/section/1", data={"csrf_token": csrf, "_participant": bound,
+                                                                   "role": "Changed"})
     assert response.status_code == 302
     with app.app_context():
         assert _answers(token)["role"] == "Lead"
@@ -173,11 +176,11 @@ def test_double_submit_records_one_submission(browser, new_browser, study, app):
 def test_required_questions_block_submit_with_links(browser, study, app):
     token = browser.start(study)
     browser.consent(token, study)
-    browser.post(f"/p/{token}/section/2", {"aims": "Something"})
-    response = browser.post(f"/p/{token}/review", {})
+    browser.post("/survey/section/2", {"aims": "Something"})
+    response = browser.post("/survey/review", {})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert f"/p/{token}/section/1?return=review#q-la_code" in page
+    assert "/survey/section/1?return=review#q-la_code" in page
     with app.app_context():
         assert _participant(token).status == "consented"
 
@@ -186,7 +189,7 @@ def test_language_switch_keeps_typed_text(browser, study, app):
     token = browser.start(study, "en")
     browser.consent(token, study)
     typed = "Rydym yn cydweithio’n agos â’r heddlu – ŵ ŷ"
-    response = browser.post(f"/p/{token}/section/2", {"aims": typed, "_switch_lang": "cy"})
+    response = browser.post("/survey/section/2", {"aims": typed, "_switch_lang": "cy"})
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert '<html lang="cy">' in page
@@ -198,8 +201,8 @@ def test_language_switch_keeps_typed_text(browser, study, app):
 
 
 def test_language_switch_on_consent_keeps_ticks(browser, study, app):
-    token = browser.start(study, "en")
-    response = browser.post(f"/p/{token}/consent", {"item_voluntary": "y", "_switch_lang": "cy"})
+    browser.start(study, "en")
+    response = browser.post("/survey/consent", {"item_voluntary": "y", "_switch_lang": "cy"})
     page = response.get_data(as_text=True)
     assert '<html lang="cy">' in page
     assert 'id="item_voluntary" name="item_voluntary" value="y" checked' in page
@@ -210,25 +213,31 @@ def test_language_switch_on_consent_keeps_ticks(browser, study, app):
 
 def test_language_link_goes_to_the_same_page(browser, study, app):
     token = browser.start(study, "en")
-    response = browser.get(f"/p/{token}/information?lang=cy")
-    assert response.status_code == 302 and response.location == f"/p/{token}/information"
+    response = browser.get("/survey/information?lang=cy")
+    assert response.status_code == 302 and response.location == "/survey/information"
     page = browser.get(response.location).get_data(as_text=True)
     assert '<html lang="cy">' in page
     with app.app_context():
         assert _participant(token).language == "cy"
+    # From the personal link with ?lang=, the same: ends on the page without the token.
+    other = app.test_client()
+    response = other.get(f"/p/{token}/information?lang=en", follow_redirects=True)
+    assert response.request.path == "/survey/information" and '<html lang="en">' in response.get_data(as_text=True)
 
 
 def test_expired_csrf_token_shows_the_text_again_and_saves_nothing_yet(browser, study, app):
     token = browser.start(study)
     browser.consent(token, study)
     long_text = "Mae’r drws ffrynt yn gweithio’n dda. " * 200
-    response = browser.client.post(f"/p/{token}/section/2", data={"csrf_token": "expired", "aims": long_text})
+    browser.get("/survey/section/2")
+    response = browser.client.post("/survey/section/2", data={"csrf_token": "expired", "aims": long_text,
+                                                                  "_participant": browser.bound()})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert long_text.strip() in page
     assert "nothing was saved yet" in page
     browser.page = page
-    response = browser.post(f"/p/{token}/section/2", {"aims": long_text}, fetch=False)
+    response = browser.post("/survey/section/2", {"aims": long_text}, fetch=False)
     assert response.status_code == 302
     with app.app_context():
         assert _answers(token)["aims"] == long_text
@@ -237,7 +246,7 @@ def test_expired_csrf_token_shows_the_text_again_and_saves_nothing_yet(browser, 
 def test_bad_number_gets_a_clear_error_and_other_answers_are_kept(browser, study, app):
     token = browser.start(study)
     browser.consent(token, study)
-    response = browser.post(f"/p/{token}/section/3",
+    response = browser.post("/survey/section/3",
                             {"referrals_children_per_year": "lots", "front_door_name": "SPOA"})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
@@ -257,6 +266,6 @@ def test_show_if_hides_a_question_until_its_condition_holds(browser, study, app)
     source_number = next(n for n, s in enumerate(study.survey.sections, 1) if source in s.questions)
     token = browser.start(study)
     browser.consent(token, study)
-    assert f'id="q-{question.key}"' not in browser.get(f"/p/{token}/section/{number}").get_data(as_text=True)
-    browser.post(f"/p/{token}/section/{source_number}", {source.key: question.show_if["equals"]})
-    assert f'id="q-{question.key}"' in browser.get(f"/p/{token}/section/{number}").get_data(as_text=True)
+    assert f'id="q-{question.key}"' not in browser.get(f"/survey/section/{number}").get_data(as_text=True)
+    browser.post(f"/survey/section/{source_number}", {source.key: question.show_if["equals"]})
+    assert f'id="q-{question.key}"' in browser.get(f"/survey/section/{number}").get_data(as_text=True)

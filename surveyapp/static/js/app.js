@@ -68,6 +68,8 @@
       var params = new URLSearchParams();
       params.append("csrf_token", form.querySelector('input[name="csrf_token"]').value);
       params.append("_question", key);
+      var bound = form.querySelector('input[name="_participant"]');
+      if (bound) { params.append("_participant", bound.value); }
       params.append("_rev_" + key, revInput(key).value);
       fields(key).forEach(function (el) {
         if ((el.type === "checkbox" || el.type === "radio") && !el.checked) { return; }
@@ -90,12 +92,12 @@
       st.timer = setTimeout(function () { save(key); }, wait);
     }
 
-    function retryLater(key) {
+    function retryLater(key, atLeast) {
       var st = state(key);
       st.dirty = true;
       st.retry = Math.min(st.retry ? st.retry * 2 : 1000, MAX_RETRY);
       clearTimeout(st.timer);
-      st.timer = setTimeout(function () { save(key); }, st.retry);
+      st.timer = setTimeout(function () { save(key); }, Math.max(st.retry, atLeast || 0));
       setStatus(msg("retrying"), key);
     }
 
@@ -126,6 +128,10 @@
           form.querySelector('input[name="csrf_token"]').value = data.csrf_token;
           st.extra = extra;
           retryLater(key);
+        } else if (data.status === "rate_limited") {
+          // Too many saves from this address for now: keep the text and try again later.
+          st.extra = extra;
+          retryLater(key, (data.retry_after || 1) * 1000);
         } else if (data.status === "conflict") {
           showConflict(key, data);
           setStatus(data.message, key);
