@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Flask, abort, current_app, g, redirect, render_template, request
 from flask_babel import format_datetime, ngettext
@@ -122,10 +122,11 @@ def answer_text(question: Question, value) -> str:
     return str(value)
 
 
-def _switch_url(locale: str) -> str:
-    args = {k: v for k, v in request.args.items(multi=True) if k != "lang"}
-    args["lang"] = locale
-    return request.path + "?" + urlencode(args)
+def switch_url(quoted_path: str, locale: str) -> str:
+    """The page at ``quoted_path`` with ``?lang=`` set to ``locale``, the rest of the query kept."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    args.append(("lang", locale))
+    return quoted_path + "?" + urlencode(args)
 
 
 def _template_helpers():
@@ -135,7 +136,8 @@ def _template_helpers():
         "current_locale": locale,
         "other_locale": other,
         "endonyms": i18n.ENDONYMS,
-        "language_switch_url": _switch_url(other) if request else None,
+        # request.path is decoded (it may hold any character, NUL included): quoted again.
+        "language_switch_url": switch_url(quote(request.path), other) if request else None,
     }
 
 
