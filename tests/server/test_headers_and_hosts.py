@@ -84,3 +84,18 @@ def test_every_response_carries_a_request_id(app):
     assert response.headers["X-Request-ID"] == "proxy-42"
     fresh = app.test_client().get("/login", headers={"X-Request-ID": "bad id <script>"})
     assert fresh.headers["X-Request-ID"] != "bad id <script>" and len(fresh.headers["X-Request-ID"]) == 16
+
+
+@pytest.mark.parametrize("proxies,seen", [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_the_client_address_behind_a_proxy_comes_from_x_forwarded_for_only_when_configured(
+        make_app, caplog, proxies, seen):
+    import json
+
+    app = make_app(PROXY_COUNT=proxies)
+    with caplog.at_level("WARNING", logger="surveyapp.security"):
+        response = app.test_client().get("/p/no-such-link-at-all/consent",
+                                         headers={"X-Forwarded-For": "203.0.113.9"})
+    assert response.status_code == 404
+    (event,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "surveyapp.security"]
+    assert event["event"] == "token_failure" and event["remote_addr"] == seen
+    assert event["path"] == "/p/<token>/consent"
