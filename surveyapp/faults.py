@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import exc as sa_exc
 
@@ -44,7 +44,7 @@ def _database_unavailable(exc):
         return jsonify(status="unavailable", message=help_text), 503, headers
     # For a refused submit or save, the same address shows the page again with every answer
     # that was stored before this request.
-    back_url = request.path if g.get("participant") is not None else None
+    back_url = request.path if request.blueprint == "participant" and request.path.startswith("/survey/") else None
     body = render_template("error.html", code=503, title=title, help=help_text, back_url=back_url)
     return body, 503, headers
 
