@@ -12,20 +12,13 @@ Every value goes through surveyapp/text.py, as the forms' values do: a two-line 
 one line, decomposed letters are composed, and a control character, a bidi control or a value
 longer than its database column is a row problem, never something the database sees.
 
-Workbooks are hostile until read: their parts' unpacked sizes are checked from the zip's
-directory before anything is unpacked, the XML is parsed by defusedxml (no entities), and the
-cells and characters read are counted and capped.
+Reading the file (and the limits on workbooks) is in reading.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import re
 import unicodedata
-import warnings
-import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -36,6 +29,7 @@ from flask_babel.speaklater import LazyString
 
 from surveyapp import text
 from surveyapp.nominees.models import NAME_LENGTH, ROLE_LENGTH
+from surveyapp.nominees.reading import DEFAULT_XLSX_LIMITS, FileProblem, Record, XlsxLimits, read_csv, read_xlsx
 from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
 
 COLUMNS = ("name", "email", "la_code", "service_area", "agency", "role", "preferred_language")
@@ -43,50 +37,6 @@ LANGUAGE_SYNONYMS = {"welsh": "cy", "cymraeg": "cy", "english": "en", "saesneg":
 MAX_SHOWN = 60  # characters of an offending value quoted back in a message
 
 
-@dataclass(frozen=True)
-class XlsxLimits:
-    """What a workbook may hold before it is read at all (``unpacked_bytes``, ``parts``: from
-    the zip's directory; zipfile never unpacks more than a part declares) and while its first
-    sheet is read (``cells``, empty ones included; ``characters`` over all cells;
-    ``cell_characters``, Excel's own limit for one cell)."""
-
-    unpacked_bytes: int = 32_000_000
-    parts: int = 200
-    cells: int = 1_000_000
-    characters: int = 10_000_000
-    cell_characters: int = 32_767
-
-# Whole-file problems (line 0, or the header's line for a missing column).
-NOT_UTF8 = _l(
-    "The file is not saved as UTF-8, so its letters cannot be read reliably. In Excel, choose "
-    "Save As, pick \"CSV UTF-8 (Comma delimited)\" and upload the new file."
-)
-BAD_CSV = _l(
-    "The file could not be read as CSV from line %(line)d onwards. Check that line for a "
-    "quotation mark without a partner, save the file again as \"CSV UTF-8\" and upload it."
-)
-BAD_XLSX = _l(
-    "The file could not be opened as an Excel workbook. It may be damaged or password "
-    "protected. Save it again as an .xlsx workbook or as \"CSV UTF-8\" and upload the new file."
-)
-XLSX_TOO_LARGE = _l(
-    "The workbook is too large to read safely: unpacked it would be %(size)d MB, and the limit "
-    "is %(max)d MB. Keep only the nominee list in it, or save it as \"CSV UTF-8\", and upload it again."
-)
-XLSX_TOO_MUCH = _l(
-    "The workbook's first sheet holds more than a nominee list can (over %(cells)d cells, "
-    "%(characters)d characters, or %(cell_characters)d characters in one cell), so it was not "
-    "read. Keep only the nominee columns and rows, or save it as \"CSV UTF-8\", and upload it again."
-)
-XLSX_UNSAFE = _l(
-    "The workbook contains XML features that are not allowed in uploads (such as entity "
-    "declarations), so it was not read. Open it in Excel, save it as a new .xlsx workbook or as "
-    "\"CSV UTF-8\", and upload that file."
-)
-XLSX_NO_SAFE_PARSER = _l(
-    "Excel workbooks cannot be read safely on this server at the moment. Save the list as "
-    "\"CSV UTF-8\" and upload that file."
-)
 UNSUPPORTED_TYPE = _l(
     "The file '%(value)s' is not a type that can be read. Upload a CSV file saved as "
     "\"CSV UTF-8\" (.csv) or an Excel workbook (.xlsx)."
@@ -195,148 +145,26 @@ class ImportResult:
         return [row for row in self.rows if row.line not in bad]
 
 
-class _FileProblem(Exception):
-    def __init__(self, problem: RowProblem):
-        super().__init__(problem.code)
-        self.problem = problem
-
-
 def parse_nominees(
     filename: str,
     data: bytes,
     *,
     existing_emails: Collection[str] = frozenset(),
     max_rows: int = 100_000,
-    xlsx_limits: XlsxLimits = XlsxLimits(),
+    xlsx_limits: XlsxLimits = DEFAULT_XLSX_LIMITS,
 ) -> ImportResult:
     """Parse an uploaded nominee list; never raises for bad input, it reports it."""
     suffix = PurePath(filename or "").suffix.lower()
     limit = max_rows + 2  # header, max_rows rows, and one more to know there are too many
+    if suffix not in (".csv", ".xlsx"):
+        problem = _problem(0, None, "unreadable", UNSUPPORTED_TYPE, value=_shown(filename or ""))
+        return ImportResult(rows=[], problems=[problem], total_lines=0)
     try:
-        if suffix == ".csv":
-            records = _read_csv(data, limit)
-        elif suffix == ".xlsx":
-            records = _read_xlsx(data, limit, xlsx_limits)
-        else:
-            raise _FileProblem(
-                _problem(0, None, "unreadable", UNSUPPORTED_TYPE, value=_shown(filename or ""))
-            )
-    except _FileProblem as exc:
-        return ImportResult(rows=[], problems=[exc.problem], total_lines=0)
+        records = read_csv(data, limit) if suffix == ".csv" else read_xlsx(data, limit, xlsx_limits)
+    except FileProblem as exc:
+        problem = _problem(0, None, exc.code, exc.template, **exc.params)
+        return ImportResult(rows=[], problems=[problem], total_lines=0)
     return _check(records, existing_emails, max_rows)
-
-
-# --- reading --------------------------------------------------------------------------------
-
-Record = tuple[int, list[str]]  # (line, cells as read) of a non-blank row; checked in _check
-
-
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _blank(cells: list[str]) -> bool:
-    return not any(c.strip() for c in cells)
-
-
-def _read_csv(data: bytes, limit: int) -> list[Record]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _FileProblem(_problem(0, None, "unreadable", NOT_UTF8)) from None
-    # strict: an unmatched quote is an error, not a field that silently swallows later rows
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records: list[Record] = []
-    start = 1  # the physical line the next record starts on
-    try:
-        for raw in reader:
-            line, start = start, reader.line_num + 1
-            if not _blank(raw):
-                records.append((line, raw))
-                if len(records) >= limit:
-                    break
-    except csv.Error:
-        raise _FileProblem(_problem(0, None, "unreadable", BAD_CSV, line=start)) from None
-    return records
-
-
-def _check_parts(data: bytes, limits: XlsxLimits) -> None:
-    """Refuse a workbook whose parts would unpack to too much, from the zip's directory alone
-    (a few hundred kB can declare gigabytes of shared strings)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            parts = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise _FileProblem(_problem(0, None, "unreadable", BAD_XLSX)) from None
-    size = sum(part.file_size for part in parts)
-    if len(parts) > limits.parts or size > limits.unpacked_bytes:
-        raise _FileProblem(_problem(0, None, "xlsx_too_large", XLSX_TOO_LARGE,
-                                    size=math.ceil(size / 1_000_000),
-                                    max=limits.unpacked_bytes // 1_000_000))
-
-
-def xml_is_defused() -> bool:
-    """Whether openpyxl parses with defusedxml (it does when defusedxml is installed and
-    OPENPYXL_DEFUSEDXML is not "False"): entity declarations are then refused, not expanded."""
-    import openpyxl
-    from openpyxl.xml import functions
-
-    return bool(openpyxl.DEFUSEDXML) and functions.iterparse.__module__.startswith("defusedxml")
-
-
-def _read_xlsx(data: bytes, limit: int, limits: XlsxLimits) -> list[Record]:
-    import openpyxl  # only needed for workbooks
-    from defusedxml import DefusedXmlException
-
-    if not xml_is_defused():
-        raise _FileProblem(_problem(0, None, "unreadable", XLSX_NO_SAFE_PARSER))
-    _check_parts(data, limits)
-    too_much = _FileProblem(_problem(0, None, "xlsx_too_large", XLSX_TOO_MUCH, cells=limits.cells,
-                                     characters=limits.characters, cell_characters=limits.cell_characters))
-    records: list[Record] = []
-    cells_read = characters = 0
-    try:
-        # openpyxl warns about features it ignores (styles, validation); they don't matter here.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            try:
-                if book.worksheets:
-                    sheet = book.worksheets[0]
-                    sheet.reset_dimensions()  # don't trust the stored size; read every row
-                    rows = sheet.iter_rows(values_only=True)
-                    for line, values in enumerate(rows, start=1):  # gaps come back as empty rows
-                        cells_read += max(len(values), 1)
-                        if cells_read > limits.cells:
-                            raise too_much
-                        cells = [_cell(v) for v in values]
-                        longest = max(map(len, cells), default=0)
-                        characters += sum(map(len, cells))
-                        if characters > limits.characters or longest > limits.cell_characters:
-                            raise too_much
-                        if not _blank(cells):
-                            records.append((line, cells))
-                            if len(records) >= limit:
-                                break
-            finally:
-                book.close()
-    except _FileProblem:
-        raise
-    except Exception as exc:  # a damaged workbook can fail in many ways; all mean "unreadable"
-        if _caused_by(exc, DefusedXmlException):  # openpyxl wraps it in a ValueError
-            raise _FileProblem(_problem(0, None, "unsafe_xlsx", XLSX_UNSAFE)) from None
-        raise _FileProblem(_problem(0, None, "unreadable", BAD_XLSX)) from None
-    return records
-
-
-def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 # --- checking -------------------------------------------------------------------------------

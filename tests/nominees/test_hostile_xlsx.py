@@ -14,7 +14,8 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from surveyapp.nominees.importer import XlsxLimits, parse_nominees, xml_is_defused
+from surveyapp.nominees.importer import parse_nominees
+from surveyapp.nominees.reading import XlsxLimits, xml_is_defused
 
 HEADER = ["name", "email", "la_code", "service_area", "agency", "role", "preferred_language"]
 PLACEHOLDER = "PLACEHOLDER-NAME"
