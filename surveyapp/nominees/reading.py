@@ -139,7 +139,7 @@ def read_xlsx(data: bytes, limit: int, limits: XlsxLimits) -> list[Record]:
         raise FileProblem("unreadable", XLSX_NO_SAFE_PARSER)
     _check_parts(data, limits)
     too_much = FileProblem("xlsx_too_large", XLSX_TOO_MUCH, cells=limits.cells,
-                                     characters=limits.characters, cell_characters=limits.cell_characters)
+                           characters=limits.characters, cell_characters=limits.cell_characters)
     records: list[Record] = []
     cells_read = characters = 0
     try:
