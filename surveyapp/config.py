@@ -133,7 +133,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["MAX_CONTENT_LENGTH"] = int(cfg["MAX_CONTENT_LENGTH"])
     cfg["MAX_FORM_MEMORY_SIZE"] = cfg["MAX_CONTENT_LENGTH"]
     cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
-    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    # No ping on every checkout (a statement per request): a connection the server dropped
+    # fails one request with the 503 page and is replaced; idle ones are renewed hourly.
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": False, "pool_recycle": 3600}
     # How long a statement waits for another's lock before the request gets the 503 page.
     lock_timeout = float(cfg["DATABASE_LOCK_TIMEOUT"])
     if str(cfg["DATABASE_URL"]).startswith("sqlite"):

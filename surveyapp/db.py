@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -23,6 +24,23 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@sa.event.listens_for(sa.Engine, "connect")
+def _sqlite_for_a_web_app(dbapi_connection, _record) -> None:
+    """SQLite set up, on every connection, for many short requests at once: write-ahead log
+    (readers never wait for the writer), synchronous=NORMAL (durable at each checkpoint, safe
+    with WAL), foreign keys enforced. The busy timeout comes from DATABASE_LOCK_TIMEOUT
+    through the driver's ``timeout``."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
 
 
 def utcnow() -> datetime:

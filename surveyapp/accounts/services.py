@@ -23,7 +23,16 @@ MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()
 # Every sign-in attempt verifies exactly one argon2 hash: this one when the email is unknown,
 # the account is turned off or attempts are being slowed, so all of them take the same time.
-_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+# Made on first use, not at import: argon2 takes 64 MiB and a noticeable time, which the CLI,
+# the task worker and the import of every module should not pay.
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+    return _DUMMY_HASH
 
 
 @dataclass(frozen=True)
@@ -215,11 +224,11 @@ def authenticate(email: str, password: str, address: str | None, browser: str | 
 
     blocked = _blocked_until(keys, now)
     if blocked is not None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         security.log_event(security.LOGIN_THROTTLED, **who, until=blocked.isoformat(), known_browser=bool(browser))
         raise LoginThrottled(blocked)
 
-    if _verify(user.password_hash if user is not None else _DUMMY_HASH, password) and user is not None:
+    if _verify(user.password_hash if user is not None else _dummy_hash(), password) and user is not None:
         _forget([*keys, f"a:{account}"] if browser else [k for k in keys if not k.startswith("r:")])
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
