@@ -16,6 +16,7 @@ from surveyapp import i18n
 from surveyapp.db import utcnow
 from surveyapp.extensions import csrf, db
 from surveyapp.instruments.model import Question, paragraphs
+from surveyapp.studies.models import SLUG_PATTERN
 
 ERROR_TITLES = {
     400: _l("Something was wrong with that request"),
@@ -59,6 +60,14 @@ class IdConverter(BaseConverter):
         return str(int(value))
 
 
+class SlugConverter(BaseConverter):
+    """A study's slug in a URL, as study files may spell it (study_schema.json): lower-case
+    ASCII letters, digits and hyphens. Anything else is not a study: 404 before any query."""
+
+    regex = SLUG_PATTERN
+    part_isolating = True
+
+
 def validates_own_csrf(view):
     """Mark a view whose FlaskForm validates CSRF itself, so a bad token re-shows
     the posted data instead of a bare 400 page."""
@@ -68,6 +77,7 @@ def validates_own_csrf(view):
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter  # before any blueprint's rules are added
+    app.url_map.converters["slug"] = SlugConverter
     app.before_request(_language_link)
     app.before_request(_csrf_policy)
     app.after_request(_security_headers)

@@ -36,7 +36,7 @@ def home():
     return render_template("participant/home.html")
 
 
-@bp.route("/s/<slug>", methods=["GET", "POST"])
+@bp.route("/s/<slug:slug>", methods=["GET", "POST"])
 @limited("open_link", "PARTICIPANT_OPEN_LINK_LIMIT", methods=["POST"])
 @validates_own_csrf
 @public

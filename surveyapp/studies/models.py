@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -7,6 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from surveyapp.db import db
 from surveyapp.instruments.models import InstrumentVersion
+
+# How a study's slug may be spelt (as study_schema.json says, within the column's length).
+SLUG_PATTERN = r"[a-z0-9][a-z0-9-]{0,99}"
+SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
 
 
 class Study(db.Model):

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import abort, request
 
 from surveyapp.db import db
-from surveyapp.studies.models import Study
+from surveyapp.studies.models import SLUG_RE, Study
 
 
 def all_studies() -> list[Study]:
@@ -14,9 +14,12 @@ def all_studies() -> list[Study]:
 
 
 def find_study(slug: str | None) -> Study | None:
-    """The study with this slug, or the first study when no slug is given."""
+    """The study with this slug, or the first study when no slug is given; None for a slug
+    no study could have (it never reaches the database)."""
     query = sa.select(Study).order_by(Study.id)
     if slug:
+        if not SLUG_RE.match(slug):
+            return None
         query = query.where(Study.slug == slug)
     return db.session.scalars(query.limit(1)).first()
 

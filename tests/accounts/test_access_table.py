@@ -128,8 +128,8 @@ ALLOWED = {
     ("/researcher/nominees/import/valid-rows", "POST"): "-> /researcher/nominees/import",  # nothing valid
     ("/researcher/nominees/new", "GET"): 200,
     ("/researcher/nominees/new", "POST"): 400,
-    ("/s/<slug>", "GET"): 200,
-    ("/s/<slug>", "POST"): 200,
+    ("/s/<slug:slug>", "GET"): 200,
+    ("/s/<slug:slug>", "POST"): 200,
     ("/static/<path:filename>", "GET"): 200,
 }
 # The participant, through their link, in the same order. Issue 8 item 10 (in progress as this

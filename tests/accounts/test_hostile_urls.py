@@ -72,3 +72,11 @@ def test_section_numbers_are_canonical_too(browser, study):
     assert browser.get(f"/p/{token}/section/1").status_code == 200
     for number in ("01", "١", "0", "99999999999"):
         assert browser.get(f"/p/{token}/section/{number}").status_code == 404, number
+
+
+@pytest.mark.parametrize("slug", ["\x00", "front-door\x00", "FRONT-DOOR-PHASE1", "ŵ", "x" * 101, "a b"])
+def test_a_study_named_in_a_query_or_path_that_no_study_could_have_is_not_found(app, researcher, slug):
+    client = app.test_client()
+    _login(client, "/researcher")
+    assert client.get("/researcher/nominees/", query_string={"study": slug}).status_code == 404
+    assert client.get("/s/" + slug.replace("\x00", "%00")).status_code == 404

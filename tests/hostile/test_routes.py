@@ -31,7 +31,7 @@ POST_ROUTES = {
     "/researcher/nominees/import": RESEARCHER,
     "/researcher/nominees/import/valid-rows": RESEARCHER,
     "/researcher/nominees/new": RESEARCHER,
-    "/s/<slug>": ANYONE,
+    "/s/<slug:slug>": ANYONE,
     **{f"{prefix}{page}": PARTICIPANT for prefix in ("/survey", "/p/<token>")
        for page in ("", "/consent", "/decline", "/email-link", "/review", "/section/<id:number>",
                     "/section/<id:number>/autosave")},
@@ -48,7 +48,7 @@ ID_ROUTES = {
     "/p/<token>/section/<id:number>/autosave": PARTICIPANT,
 }
 # Other arguments in a path: a study's slug, a message kind, a static file's name.
-STRING_ROUTES = {"/s/<slug>": ANYONE, "/researcher/invitations/send/<kind>": RESEARCHER,
+STRING_ROUTES = {"/s/<slug:slug>": ANYONE, "/researcher/invitations/send/<kind>": RESEARCHER,
                  "/static/<path:filename>": ANYONE}
 
 
@@ -152,7 +152,7 @@ def test_bodies_no_form_sends(world, sessions, language, rule, body):
     if body == "huge" and rule == "/p/<token>":
         allowed = {302, 413}  # a participant with a language is sent on without the body being read
     world.check(visitor.client, response, language, allowed=allowed)
-    free = FREE if rule == "/s/<slug>" else tuple(t for t in FREE if t != "participant")
+    free = FREE if rule == "/s/<slug:slug>" else tuple(t for t in FREE if t != "participant")
     if "/section/" in rule:  # duplicate keys: the first value sent is the answer
         free += ("response", "answer")
         assert stored_answer(world.app, sessions(PARTICIPANT, language).id, "role") in (None, "first")
