@@ -47,18 +47,52 @@ def record_consent(
     db.session.add(record)
     participant.status = (ParticipantStatus.CONSENTED if given else ParticipantStatus.REFUSED).value
     db.session.flush()
+    remember_consent(participant, record)
     return record
+
+
+# The latest record is read once per transaction: the participant loader reads it with the
+# participant (one statement, ``participant.services``), and a page that asks again (the
+# gate, the next step) is answered from here. Held for the session's current transaction
+# only, so a commit or rollback (which may undo a record made in it) forgets it.
+_CACHE_KEY = "latest_consent"
+
+
+def _known() -> dict[tuple[int, int], ConsentRecord | None]:
+    session = db.session()
+    transaction = session.get_transaction()
+    if transaction is None:
+        return {}
+    held = session.info.get(_CACHE_KEY)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_CACHE_KEY] = held
+    return held[1]
+
+
+def latest_consent_query(participant_id, consent_form_id) -> sa.Select:
+    """The most recent record of a participant against one consent-form version (the
+    arguments may be columns, for a correlated subquery)."""
+    return (sa.select(ConsentRecord)
+            .where(ConsentRecord.participant_id == participant_id,
+                   ConsentRecord.consent_form_id == consent_form_id)
+            .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
+            .limit(1))
+
+
+def remember_consent(participant: Participant, record: ConsentRecord | None) -> None:
+    """Note ``record`` (None: there is none) as the participant's latest record against the
+    study's current consent form, read or made in this transaction."""
+    _known()[participant.id, participant.study.consent_form_id] = record
 
 
 def latest_consent(participant: Participant) -> ConsentRecord | None:
     """The most recent record against the study's *current* consent-form version."""
-    return db.session.scalar(
-        sa.select(ConsentRecord)
-        .where(ConsentRecord.participant_id == participant.id,
-               ConsentRecord.consent_form_id == participant.study.consent_form_id)
-        .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc())
-        .limit(1)
-    )
+    key = (participant.id, participant.study.consent_form_id)
+    known = _known()
+    if key not in known:
+        known[key] = db.session.scalar(latest_consent_query(*key))
+    return known[key]
 
 
 def require_consent(participant: Participant) -> ConsentRecord:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from surveyapp.consent.models import ConsentRecord
 from surveyapp.db import db
 from surveyapp.errors import InstrumentChanged
 from surveyapp.instruments.loader import Catalogue, InstrumentError
+from surveyapp.instruments.model import Survey
 from surveyapp.instruments.models import InstrumentVersion
 from surveyapp.responses.models import Response
 from surveyapp.studies.models import Study
@@ -28,6 +30,42 @@ def find_version(key: str, version: int) -> InstrumentVersion | None:
     return db.session.scalar(
         sa.select(InstrumentVersion).where(InstrumentVersion.key == key, InstrumentVersion.version == version)
     )
+
+
+# Parsed surveys, one per stored version and text, shared by every request of this process. A
+# version's text never changes once it is used, and a changed text has another hash, so an
+# entry is never stale: keyed by (id, content hash), an edit to an unused version is simply a
+# new entry. Entries are built whole (every cached property filled) before they are shared,
+# so threads only ever read them. Bounded: a long-lived process that sees many versions
+# starts the cache again rather than growing.
+_SURVEYS: dict[tuple[int, str], Survey] = {}
+_SURVEYS_LOCK = threading.Lock()
+SURVEY_CACHE_LIMIT = 64
+
+
+def _built(content: dict) -> Survey:
+    survey = Survey(content)
+    for question in survey.questions.values():  # fills sections, their questions and options
+        question.options  # noqa: B018
+    survey.estimated_minutes  # noqa: B018
+    return survey
+
+
+def survey_version(version_id: int, content_hash: str, version: InstrumentVersion | None = None) -> Survey:
+    """The parsed survey of a stored version, read from the database once per process.
+    ``version`` is the row when the caller has it (its content is read only on a miss)."""
+    survey = _SURVEYS.get((version_id, content_hash))
+    if survey is not None:
+        return survey
+    if version is None:
+        version = db.session.get(InstrumentVersion, version_id)
+    survey = _built(version.content)
+    with _SURVEYS_LOCK:
+        if len(_SURVEYS) >= SURVEY_CACHE_LIMIT:
+            _SURVEYS.clear()
+        # Keyed by the row's own hash: if it is not the one asked for, the row is the truth.
+        survey = _SURVEYS.setdefault((version.id, version.content_hash), survey)
+    return survey
 
 
 def is_used(version: InstrumentVersion) -> bool:

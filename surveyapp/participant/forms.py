@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from wtforms import (
     BooleanField,
     EmailField,
@@ -17,9 +21,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.core import Flags
 from wtforms.validators import Email, InputRequired, Length, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget, TextInput
+from wtforms.widgets import CheckboxInput, ListWidget, TextArea, TextInput, html_params
 
+from surveyapp import text
 from surveyapp.forms import BaseForm
 from surveyapp.i18n import tr
 from surveyapp.instruments.model import NUMBER_INPUT_LENGTH, ConsentForm, Question, Section
@@ -150,14 +156,135 @@ def _field_for(question: Question):
     return MultiCheckboxField(label, choices=choices, validate_choice=False, validators=validators, **kw)
 
 
+def _other_field(question: Question):
+    return StringField(str(_l("Please say what else")), render_kw={"maxlength": question.max_length})
+
+
+def _fields_for(question: Question) -> dict[str, Any]:
+    """The field of one question, and its "Other, please say" box when it has one."""
+    fields = {question.key: _field_for(question)}
+    if question.type == "multiple_choice" and question.other:
+        fields[question.key + OTHER_SUFFIX] = _other_field(question)
+    return fields
+
+
 def section_form_class(section: Section) -> type[BaseForm]:
     attrs: dict[str, Any] = {}
     for question in section.questions:
-        attrs[question.key] = _field_for(question)
-        if question.type == "multiple_choice" and question.other:
-            attrs[question.key + OTHER_SUFFIX] = StringField(str(_l("Please say what else")),
-                                                             render_kw={"maxlength": question.max_length})
+        attrs.update(_fields_for(question))
     return type("SectionForm", (BaseForm,), attrs)
+
+
+def question_form_class(question: Question) -> type[BaseForm]:
+    """A form of one question, with the same fields and checks as on its section's form:
+    what an autosave validates. Build it with ``meta={"csrf": False}`` once the token has
+    been checked on its own."""
+    return type("QuestionForm", (BaseForm,), _fields_for(question))
+
+
+# -- showing a section without building its form ----------------------------------------------
+#
+# A section shown to be read (a GET) validates nothing, so it need not pay for a WTForms form:
+# these stand in for the fields with what the question macro reads, and render text boxes with
+# WTForms' own widgets, so the page is the same as one built from ``section_form_class``
+# (tests/participant/test_section_html.py compares the two). Data goes through the same
+# cleaning as a form's field would give it.
+
+_NO_FLAGS = Flags()
+
+
+class _ShownField:
+    errors: tuple = ()
+    flags = _NO_FLAGS
+
+    def __init__(self, name: str, field_type: str, label: str, description: str | None, data: Any, *,
+                 widget=None, render_kw: dict | None = None, choices=()):
+        self.id = self.name = name
+        self.type = field_type
+        self.label = SimpleNamespace(text=label)
+        self.description = description
+        self.data = data
+        self.widget = widget
+        self.render_kw = render_kw or {}
+        self._choices = choices
+
+    def _value(self) -> str:
+        return "" if self.data is None else str(self.data)
+
+    def __call__(self, **kwargs) -> Markup:
+        return self.widget(self, **dict(self.render_kw, **kwargs))
+
+    def __iter__(self):
+        chosen = self.data if isinstance(self.data, list) else [self.data]
+        for index, (code, label) in enumerate(self._choices):
+            yield SimpleNamespace(id=f"{self.id}-{index}", data=code, checked=code in chosen,
+                                  label=SimpleNamespace(text=label))
+
+
+def _shown_text(value: Any, clean) -> Any:
+    """A stored text as a form's field shows it: through the field's cleaning filter."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return clean(value)
+    except text.TextRefused:
+        return text.visible(value)
+
+
+def _shown_fields(question: Question, data: dict[str, Any]) -> list[_ShownField]:
+    key, kind = question.key, question.type
+    label, description, value = tr(question.text), tr(question.help), data.get(key)
+    if kind in ("long_text", "short_text"):
+        long = kind == "long_text"
+        return [_ShownField(key, "TextAreaField" if long else "StringField", label, description,
+                            _shown_text(value, text.clean_text if long else text.clean_line),
+                            widget=TextArea() if long else TextInput(),
+                            render_kw={"maxlength": question.max_length})]
+    if kind in ("integer", "decimal"):
+        return [_ShownField(key, "NumberField", label, description, value, widget=TextInput(),
+                            render_kw={"maxlength": NUMBER_INPUT_LENGTH})]
+    choices = [(o.code, tr(o.label)) for o in question.options]
+    if kind == "single_choice":
+        return [_ShownField(key, "RadioField", label, description, None if value is None else str(value),
+                            choices=choices)]
+    if question.other:
+        choices.append((OTHER_CODE, str(_l("Other, please say"))))
+    chosen = [str(v) for v in value] if isinstance(value, list) else None
+    fields = [_ShownField(key, "MultiCheckboxField", label, description, chosen, choices=choices)]
+    if question.other:
+        fields.append(_ShownField(key + OTHER_SUFFIX, "StringField", str(_l("Please say what else")), None,
+                                  _shown_text(data.get(key + OTHER_SUFFIX), text.clean_line),
+                                  widget=TextInput(), render_kw={"maxlength": question.max_length}))
+    return fields
+
+
+class ShownSection:
+    """A section's fields for showing, read as a form is by the section template: by name,
+    in order, with its CSRF token field."""
+
+    def __init__(self, section: Section, data: dict[str, Any]):
+        self._fields = {f.name: f for q in section.questions for f in _shown_fields(q, data)}
+        self.csrf_token = _ShownCsrf()
+
+    def __getitem__(self, name: str) -> _ShownField:
+        return self._fields[name]
+
+    def __iter__(self):
+        yield self.csrf_token
+        yield from self._fields.values()
+
+
+class _ShownCsrf:
+    errors: tuple = ()
+
+    def __init__(self):
+        self.name = self.id = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+
+    def __html__(self) -> Markup:
+        params = html_params(id=self.id, type="hidden", value=generate_csrf(), name=self.name)
+        return Markup(f"<input {params}>")
+
+    __str__ = __html__
 
 
 def form_data_for(section: Section, answers: dict[str, Any]) -> dict[str, Any]:
@@ -180,24 +307,23 @@ def form_data_for(section: Section, answers: dict[str, Any]) -> dict[str, Any]:
 def values_from(form: BaseForm, section: Section, *, only_valid: bool) -> dict[str, Any]:
     """Field data -> answer values (``None`` clears). With ``only_valid`` a field that
     failed validation is left out, so a draft save keeps the last good value."""
-    values: dict[str, Any] = {}
-    for question in section.questions:
-        field = form[question.key]
-        if only_valid and field.errors:
-            continue
-        data = field.data
-        if question.type in ("long_text", "short_text"):
-            values[question.key] = None if is_blank(data) else data
-        elif question.type in ("integer", "decimal"):
-            values[question.key] = data
-        elif question.type == "single_choice":
-            values[question.key] = data or None
-        else:
-            chosen = [c for c in (data or []) if c != OTHER_CODE]
-            other = form[question.key + OTHER_SUFFIX].data or ""
-            other = "" if is_blank(other) else other.strip()
-            values[question.key] = {"choices": chosen, "other": other} if (chosen or other) else None
-    return values
+    return {question.key: value_from(form, question) for question in section.questions
+            if not (only_valid and form[question.key].errors)}
+
+
+def value_from(form: BaseForm, question: Question) -> Any:
+    """One question's field data -> its answer value (``None`` clears)."""
+    data = form[question.key].data
+    if question.type in ("long_text", "short_text"):
+        return None if is_blank(data) else data
+    if question.type in ("integer", "decimal"):
+        return data
+    if question.type == "single_choice":
+        return data or None
+    chosen = [c for c in (data or []) if c != OTHER_CODE]
+    other = form[question.key + OTHER_SUFFIX].data or ""
+    other = "" if is_blank(other) else other.strip()
+    return {"choices": chosen, "other": other} if (chosen or other) else None
 
 
 class EmailLinkForm(BaseForm):

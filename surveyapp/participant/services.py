@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -15,15 +16,21 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 
 from surveyapp import mail
+from surveyapp.consent import services as consent_services
+from surveyapp.consent.models import ConsentRecord
 from surveyapp.db import db, utcnow
 from surveyapp.i18n import tr
 from surveyapp.instruments.model import Section
+from surveyapp.instruments.models import InstrumentVersion
 from surveyapp.invitations.mailer import DeliveryUncertain, Mailer, MailServerUnavailable, MessageRefused
 from surveyapp.nominees.models import Nominee
 from surveyapp.participant.models import LinkEmail, Participant
 from surveyapp.reference import AGENCIES
+from surveyapp.responses.models import Response
 from surveyapp.studies.contacts import study_contacts
 from surveyapp.studies.models import Study
 
@@ -61,19 +68,65 @@ def create_linked_participant(study: Study, link_key: str, *, language: str | No
     return participant, nonce
 
 
+@functools.cache
+def _participant_query(by: str) -> sa.Select:
+    """The statement ``_load_participant`` runs, built once per process (it is immutable):
+    ``by`` is the column looked up, given as the bound parameter ``key``."""
+    current_survey = aliased(InstrumentVersion)
+    latest = consent_services.latest_consent_query(Participant.id, Study.consent_form_id)
+    latest_id = latest.with_only_columns(ConsentRecord.id).correlate(Participant, Study).scalar_subquery()
+    return (
+        sa.select(Participant, ConsentRecord, Response)
+        .join(Participant.study)
+        .join(current_survey, current_survey.id == Study.survey_id)
+        .outerjoin(ConsentRecord, ConsentRecord.id == latest_id)
+        .outerjoin(Response, Response.participant_id == Participant.id)
+        .where(getattr(Participant, by) == sa.bindparam("key"))
+        .order_by(Response.id)
+        .options(contains_eager(Participant.study).contains_eager(Study.survey.of_type(current_survey))
+                 .load_only(current_survey.id, current_survey.content_hash))
+    )
+
+
+def _load_participant(by: str, key) -> Participant | None:
+    """The participant a request acts for, read with everything its pages and autosave ask
+    about, in one statement: the study (and its current survey version, without the text,
+    which comes from the per-process cache), the latest consent record against the study's
+    current consent form, and the participant's responses. The consent record is handed to
+    the consent gate's per-transaction memory and the responses become the loaded
+    ``participant.responses``, so neither is read again in this request (until a commit)."""
+    rows = db.session.execute(_participant_query(by), {"key": key}).all()
+    if not rows:
+        return None
+    participant, record = rows[0][0], rows[0][1]
+    if "responses" not in sa.inspect(participant).dict:
+        set_committed_value(participant, "responses", [row[2] for row in rows if row[2] is not None])
+    consent_services.remember_consent(participant, record)
+    return participant
+
+
 def find_by_token(token: str) -> Participant | None:
     if not token or len(token) > 100:
         return None
-    return db.session.scalar(sa.select(Participant).where(Participant.token_hash == hash_token(token)))
+    return _load_participant("token_hash", hash_token(token))
 
 
 def participant_for_session(participant_id: int, token: str) -> Participant | None:
     """The participant a session holds, while its link is still theirs (a re-issued link
     changes the stored hash and so ends every session opened with the old one)."""
-    participant = db.session.get(Participant, participant_id)
+    participant = _load_participant("id", participant_id)
     if participant is None or not hmac.compare_digest(participant.token_hash, hash_token(token)):
         return None
     return participant
+
+
+def remember_section(participant: Participant, index: int) -> bool:
+    """Note the section (0-based) the participant is on, where their link takes them back to.
+    False when it is already the one noted: then nothing is to be written."""
+    if participant.current_section == index:
+        return False
+    participant.current_section = index
+    return True
 
 
 def page_key(participant: Participant) -> str:

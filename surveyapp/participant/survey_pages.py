@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
-from flask_wtf.csrf import generate_csrf
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import ValidationError
 
 from surveyapp import i18n
 from surveyapp.access import participant_link
@@ -17,8 +18,11 @@ from surveyapp.participant.blueprint import current_participant, limited, link_r
 from surveyapp.participant.forms import (
     OTHER_SUFFIX,
     ActionForm,
+    ShownSection,
     form_data_for,
+    question_form_class,
     section_form_class,
+    value_from,
     values_from,
 )
 from surveyapp.participant.models import ParticipantStatus
@@ -69,12 +73,13 @@ def section(number: int):
 
     if request.method == "GET":
         prefilled = services.prefill_from_nominee(participant, current, state)
-        form = section_form_class(current)(data=form_data_for(current, {**answers, **prefilled}))
-        page = _render_section(survey, current, number, form, answers, revisions, prefilled=prefilled)
-        # Remember where they are once the page is built: committing first would expire
-        # every loaded row and make the page load them again.
-        participant.current_section = number - 1
-        db.session.commit()
+        shown = ShownSection(current, form_data_for(current, {**answers, **prefilled}))
+        page = _render_section(survey, current, number, shown, answers, revisions, prefilled=prefilled)
+        # Where their link takes them back to: written only when it changes (reading the
+        # page again writes nothing), and only once the page is built, so the commit (which
+        # expires every loaded row) ends the request rather than splitting it.
+        if services.remember_section(participant, number - 1):
+            db.session.commit()
         return page
 
     form = section_form_class(current)()
@@ -146,19 +151,23 @@ def autosave(number: int):
     if away:
         return jsonify(status="closed", message=_("This page can no longer be changed.")), 409
     participant, survey, current = page
-    form = section_form_class(current)()
     key = request.form.get("_question", "")
-    if key not in {q.key for q in current.questions}:
+    question = next((q for q in current.questions if q.key == key), None)
+    if question is None:
         abort(400)
-    form.validate()
-    if form.csrf_failed:
+    if not _csrf_valid():
         # The session or key changed: hand out a fresh token so the script can retry.
         return jsonify(status="csrf", csrf_token=generate_csrf(),
                        message=_("Not saved, retrying")), 400
+    # Only the posted question is checked, with its own field's checks (the same as on the
+    # section's form, so the same messages).
+    form = question_form_class(question)(meta={"csrf": False})
+    form.validate()
     if form[key].errors:
         return jsonify(status="invalid", message=form[key].errors[0]), 400
-    value = values_from(form, current, only_valid=False)[key]
-    base = _posted_revisions(current).get(key)
+    value = value_from(form, question)
+    raw = request.form.get(f"_rev_{key}", "")
+    base = int(raw) if raw.isdigit() else None
     if request.form.get("_keep") == "mine":
         state = responses.saved_state(participant).get(key)
         base = state.revision if state else 0
@@ -178,6 +187,18 @@ def autosave(number: int):
     when = format_datetime(result.saved_at, "HH:mm")
     return jsonify(status="saved", revision=result.revisions.get(key, 0),
                    message=_("Saved %(time)s", time=when))
+
+
+def _csrf_valid() -> bool:
+    """The form token checked as the section's form would check it, without building the form."""
+    config = current_app.config
+    if not config.get("WTF_CSRF_ENABLED", True) or g.get("csrf_valid", False):
+        return True
+    try:
+        validate_csrf(request.form.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token")))
+    except ValidationError:
+        return False
+    return True
 
 
 def _render_section(survey, current, number, form, answers, revisions, *, csrf_expired=False,

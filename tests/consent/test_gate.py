@@ -12,7 +12,7 @@ from surveyapp.db import db
 from surveyapp.errors import ConsentRequired
 from surveyapp.instruments.loader import content_hash
 from surveyapp.instruments.models import InstrumentVersion
-from surveyapp.participant.services import create_participant
+from surveyapp.participant.services import create_participant, find_by_token
 from surveyapp.responses import services as responses
 from surveyapp.responses.models import Answer
 from surveyapp.studies.models import Study
@@ -98,4 +98,42 @@ def test_unknown_question_is_refused_and_nothing_written(ctx):
     record_consent(participant, _all_required(ctx), language="en")
     with pytest.raises(DomainError):
         responses.save_answers(participant, {"aims": "ok", "no_such_question": "x"})
+    assert _count_answers() == 0
+
+
+# A request reads the participant with their latest consent record in one statement
+# (participant.services), and the gate answers from that for the rest of the transaction.
+# The gate still refuses, whichever way the participant was read.
+
+def test_read_with_the_participant_no_consent_still_refuses(ctx):
+    participant, token = create_participant(ctx, source="open", language="en")
+    db.session.commit()
+    loaded = find_by_token(token)
+    with pytest.raises(ConsentRequired):
+        responses.save_answers(loaded, {"aims": "x"})
+    assert _count_answers() == 0
+
+
+def test_read_with_the_participant_a_refusal_still_refuses(ctx):
+    participant, token = create_participant(ctx, source="open", language="cy")
+    agreed = _all_required(ctx)
+    agreed["limits_of_confidentiality"] = False
+    record_consent(participant, agreed, language="cy")
+    db.session.commit()
+    loaded = find_by_token(token)
+    with pytest.raises(ConsentRequired):
+        responses.save_answers(loaded, {"aims": "x"})
+    assert _count_answers() == 0
+
+
+def test_consent_rolled_back_does_not_open_the_gate(ctx):
+    participant, token = create_participant(ctx, source="open", language="en")
+    db.session.commit()
+    record_consent(participant, _all_required(ctx), language="en")
+    assert require_consent(participant).given  # remembered for this transaction...
+    db.session.rollback()  # ...which is undone
+    with pytest.raises(ConsentRequired):
+        responses.save_answers(participant, {"aims": "x"})
+    with pytest.raises(ConsentRequired):
+        responses.save_answers(find_by_token(token), {"aims": "x"})
     assert _count_answers() == 0
