@@ -129,19 +129,33 @@ def nominees_import(path: Path, slug: str | None, valid_only: bool):
 
     from surveyapp.extensions import db
     from surveyapp.nominees import services
-    from surveyapp.nominees.importer import parse_nominees
 
     study = _study(slug)
-    result = parse_nominees(path.name, path.read_bytes(), existing_emails=services.existing_emails(study))
+    data = path.read_bytes()
+    # One streaming pass: rows are checked and added in chunks; the bar counts rows checked
+    # (estimated from the lines of a CSV; a workbook's rows are counted as they come).
+    with click.progressbar(length=max(data.count(b"\n"), 1), label="checking and importing",
+                           file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(rows: int) -> None:
+            bar.update(max(rows - done[0], 0))
+            done[0] = rows
+
+        outcome = services.import_file(study, path.name, data, current_app.config["LINK_KEY"],
+                                       valid_only=valid_only, progress=progress)
     with force_locale("en"):  # no request here to choose a language; the operator reads English
-        for problem in result.problems:
+        for problem in outcome.problems:
             click.echo(f"problem: {problem.message}", err=True)
-    if result.problems and not valid_only:
-        raise click.ClickException(f"{len(result.bad_lines)} row(s) have problems; nothing imported")
-    rows = result.valid_rows if result.problems else result.rows
-    services.import_nominees(study, rows, current_app.config["LINK_KEY"])
+    if outcome.refused:
+        db.session.rollback()
+        if outcome.problems and not valid_only:
+            bad = len({p.line for p in outcome.problems})
+            raise click.ClickException(f"{bad} row(s) have problems; nothing imported")
+        if outcome.problems:
+            raise click.ClickException("the file could not be read; nothing imported")
     db.session.commit()
-    click.echo(f"imported {len(rows)} nominee(s)")
+    click.echo(f"imported {outcome.imported} nominee(s)")
 
 
 @main.group(cls=click.Group)

@@ -29,7 +29,18 @@ def make_huey(app: Flask):
             except BatchBusy:
                 pass  # another sender has it; it will finish the batch
 
-    huey.surveyapp_tasks = {"send_batch": send_batch}
+    @huey.task(name="import_nominees")
+    def import_nominees(job_id: int) -> None:
+        from surveyapp.nominees.services import run_import
+
+        with app.app_context():
+            key = progress_key("nominee-import", job_id)
+            try:
+                run_import(job_id, app.config["LINK_KEY"], progress=lambda rows: huey.put(key, rows))
+            except Exception:  # recorded on the job (failed, nothing added); the worker goes on
+                app.logger.exception("nominee import %s failed", job_id)
+
+    huey.surveyapp_tasks = {"send_batch": send_batch, "import_nominees": import_nominees}
     return huey
 
 
@@ -43,3 +54,14 @@ def get_huey(app: Flask | None = None):
 
 def enqueue(task_name: str, *args) -> None:
     get_huey().surveyapp_tasks[task_name](*args)
+
+
+def progress_key(kind: str, job_id: int) -> str:
+    return f"{kind}:{job_id}"
+
+
+def read_progress(kind: str, job_id: int) -> int | None:
+    """What a running task last reported (kept in the queue's own store, not the app's
+    database: the task's work is one open transaction there, which a progress write on
+    another connection would wait for, on SQLite)."""
+    return get_huey().get(progress_key(kind, job_id), peek=True)

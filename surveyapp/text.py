@@ -68,6 +68,8 @@ def _is_control(char: str) -> bool:
 
 def first_refused(value: str, *, allow_bidi: bool = False) -> TextRefused | None:
     """The first character ``value`` may not hold, as a refusal, or None."""
+    if value.isprintable():  # fast path: no control, surrogate or bidi character (all unprintable)
+        return None
     for char in value:
         if _is_control(char) and char not in _WHITE_CONTROLS:
             return TextRefused("control_character", CONTROL_CHARACTER, code=codepoint(char))
@@ -80,6 +82,8 @@ def visible(value: str) -> str:
     """``value`` with every character this module refuses replaced by U+FFFD, and on one
     line: safe to quote back in a message or a form, and nothing in it can reorder the text
     around it."""
+    if value.isprintable():  # fast path, the same result: nothing to replace
+        return " ".join(value.split())
     return " ".join("".join(REPLACEMENT if _is_control(c) and c not in _WHITE_CONTROLS
                             or c in BIDI_CONTROLS else c for c in value).split())
 

@@ -29,6 +29,10 @@ class ConfirmImportForm(BaseForm):
     content = HiddenField()  # the file, base64 (not "data": that name is WTForms' own)
 
 
+class JobForm(BaseForm):
+    """Only a CSRF token: the choice to add a checked job's valid rows."""
+
+
 class NomineeForm(BaseForm):
     """Names, emails and roles are cleaned as the importer cleans them (surveyapp/text.py)."""
 

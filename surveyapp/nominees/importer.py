@@ -17,9 +17,11 @@ Reading the file (and the limits on workbooks) is in reading.py.
 
 from __future__ import annotations
 
+import itertools
 import re
+import sys
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -29,7 +31,7 @@ from flask_babel.speaklater import LazyString
 
 from surveyapp import text
 from surveyapp.nominees.models import NAME_LENGTH, ROLE_LENGTH
-from surveyapp.nominees.reading import DEFAULT_XLSX_LIMITS, FileProblem, Record, XlsxLimits, read_csv, read_xlsx
+from surveyapp.nominees.reading import DEFAULT_XLSX_LIMITS, FileProblem, Record, XlsxLimits, iter_csv, iter_xlsx
 from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
 
 COLUMNS = ("name", "email", "la_code", "service_area", "agency", "role", "preferred_language")
@@ -123,6 +125,28 @@ class RowProblem:
         """The sentence for people, in the current locale."""
         return str(self.template) % self.params
 
+    def as_json(self) -> dict[str, Any]:
+        """To keep (an import job's problems): the template by its name here, not its text."""
+        return {"line": self.line, "column": self.column, "code": self.code,
+                "template": _template_names()[id(self.template)], "params": self.params}
+
+    @classmethod
+    def from_json(cls, kept: dict[str, Any]) -> RowProblem:
+        return cls(line=kept["line"], column=kept["column"], code=kept["code"],
+                   template=_templates()[kept["template"]], params=kept["params"])
+
+
+def _templates() -> dict[str, LazyString]:
+    """Every problem's message template, by its name in this module or reading.py."""
+    from surveyapp.nominees import reading
+
+    return {name: value for module in (reading, sys.modules[__name__]) for name, value in vars(module).items()
+            if isinstance(value, LazyString)}
+
+
+def _template_names() -> dict[int, str]:
+    return {id(template): name for name, template in _templates().items()}
+
 
 @dataclass
 class ImportResult:
@@ -153,18 +177,84 @@ def parse_nominees(
     max_rows: int = 100_000,
     xlsx_limits: XlsxLimits = DEFAULT_XLSX_LIMITS,
 ) -> ImportResult:
-    """Parse an uploaded nominee list; never raises for bad input, it reports it."""
-    suffix = PurePath(filename or "").suffix.lower()
-    limit = max_rows + 2  # header, max_rows rows, and one more to know there are too many
-    if suffix not in (".csv", ".xlsx"):
-        problem = _problem(0, None, "unreadable", UNSUPPORTED_TYPE, value=_shown(filename or ""))
-        return ImportResult(rows=[], problems=[problem], total_lines=0)
-    try:
-        records = read_csv(data, limit) if suffix == ".csv" else read_xlsx(data, limit, xlsx_limits)
-    except FileProblem as exc:
-        problem = _problem(0, None, exc.code, exc.template, **exc.params)
-        return ImportResult(rows=[], problems=[problem], total_lines=0)
-    return _check(records, existing_emails, max_rows)
+    """Parse an uploaded nominee list; never raises for bad input, it reports it. Holds every
+    row: for a large list, iterate a NomineeCheck instead."""
+    check = NomineeCheck(filename, data, existing_emails=existing_emails, max_rows=max_rows,
+                         xlsx_limits=xlsx_limits)
+    rows = [row for row, _ok in check]
+    return ImportResult(rows=[] if check.whole_file else rows, problems=check.problems,
+                        total_lines=check.total_lines)
+
+
+class NomineeCheck:
+    """One streaming pass over a nominee file: iterating yields each data row as it is
+    checked, with whether that row has no problem (``(row, ok)``), so a caller can act on a
+    row and forget it. ``problems`` fills as the pass goes, in the order parse_nominees gives.
+
+    A problem with the whole file (it cannot be read, a column is missing, too many rows),
+    even one found part-way through, ends the pass: ``problems`` is then that problem alone
+    and ``whole_file`` is True, and every row already yielded is void (the caller must undo
+    whatever it did with them)."""
+
+    def __init__(self, filename: str, data: bytes, *, existing_emails: Collection[str] = frozenset(),
+                 max_rows: int = 100_000, xlsx_limits: XlsxLimits = DEFAULT_XLSX_LIMITS):
+        self.filename, self.data, self.max_rows, self.xlsx_limits = filename, data, max_rows, xlsx_limits
+        self.existing = {e.strip().lower() for e in existing_emails}
+        self.problems: list[RowProblem] = []
+        self.total_lines = 0  # non-blank data rows seen
+        self.valid_lines = 0  # of which without problems
+        self.whole_file = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def bad_lines(self) -> list[int]:
+        return sorted({p.line for p in self.problems if p.line > 0})
+
+    def _stop(self, problem: RowProblem, total_lines: int) -> None:
+        self.problems, self.total_lines, self.whole_file = [problem], total_lines, True
+
+    def __iter__(self) -> Iterator[tuple[NomineeRow, bool]]:
+        suffix = PurePath(self.filename or "").suffix.lower()
+        if suffix not in (".csv", ".xlsx"):
+            self._stop(_problem(0, None, "unreadable", UNSUPPORTED_TYPE, value=_shown(self.filename or "")), 0)
+            return
+        try:
+            records = iter_csv(self.data) if suffix == ".csv" else iter_xlsx(self.data, self.xlsx_limits)
+            yield from self._check(records)
+        except FileProblem as exc:
+            self._stop(_problem(0, None, exc.code, exc.template, **exc.params), 0)
+
+    def _check(self, records: Iterator[Record]) -> Iterator[tuple[NomineeRow, bool]]:
+        columns = ", ".join(COLUMNS)
+        first = next(records, None)
+        if first is None:
+            self._stop(_problem(0, None, "empty_file", EMPTY_FILE, allowed=columns), 0)
+            return
+        header_line, header = first
+        index: dict[str, int] = {}
+        for i, heading in enumerate(header):
+            index.setdefault(_key(_tidy(heading)), i)  # a repeated heading: the first one wins
+        missing = [c for c in COLUMNS if c not in index]
+        if missing:
+            total = sum(1 for _record in itertools.islice(records, self.max_rows + 1))
+            self.problems = [_problem(header_line, c, "missing_column", MISSING_COLUMN, column=c, allowed=columns)
+                             for c in missing]
+            self.total_lines, self.whole_file = total, True
+            return
+        row_check = _RowCheck(index, self.existing, self.problems)
+        for line, cells in records:
+            if self.total_lines == self.max_rows:
+                self._stop(_problem(0, None, "too_many_rows", TOO_MANY_ROWS, max=self.max_rows), self.max_rows + 1)
+                return
+            self.total_lines += 1
+            row, ok = row_check(line, cells)
+            self.valid_lines += ok
+            yield row, ok
+        if not self.total_lines:
+            self._stop(_problem(0, None, "empty_file", NO_DATA_ROWS), 0)
 
 
 # --- checking -------------------------------------------------------------------------------
@@ -206,53 +296,43 @@ def _key(value: str) -> str:
     return re.sub(r"[\s-]+", "_", value.strip().lower())
 
 
-def _check(records: list[Record], existing_emails: Collection[str], max_rows: int) -> ImportResult:
-    columns = ", ".join(COLUMNS)
-    if not records:
-        problem = _problem(0, None, "empty_file", EMPTY_FILE, allowed=columns)
-        return ImportResult(rows=[], problems=[problem], total_lines=0)
+class _RowCheck:
+    """Checks one data row at a time, remembering the emails seen (for duplicates)."""
 
-    (header_line, header), data = records[0], records[1:]
-    index: dict[str, int] = {}
-    for i, heading in enumerate(header):
-        index.setdefault(_key(_tidy(heading)), i)  # a repeated heading: the first one wins
-    missing = [c for c in COLUMNS if c not in index]
-    if missing:
-        problems = [
-            _problem(header_line, c, "missing_column", MISSING_COLUMN, column=c, allowed=columns)
-            for c in missing
-        ]
-        return ImportResult(rows=[], problems=problems, total_lines=len(data))
-    if len(data) > max_rows:
-        problem = _problem(0, None, "too_many_rows", TOO_MANY_ROWS, max=max_rows)
-        return ImportResult(rows=[], problems=[problem], total_lines=len(data))
-    if not data:
-        problem = _problem(0, None, "empty_file", NO_DATA_ROWS)
-        return ImportResult(rows=[], problems=[problem], total_lines=0)
+    def __init__(self, index: dict[str, int], existing: set[str], problems: list[RowProblem]):
+        self.index, self.existing, self.problems = index, existing, problems
+        self.first_seen: dict[str, int] = {}
+        las = local_authorities()
+        self.allowed = {"la_code": (las, ", ".join(las)), "service_area": (SERVICE_AREAS, ", ".join(SERVICE_AREAS)),
+                        "agency": (AGENCIES, ", ".join(AGENCIES)),
+                        "preferred_language": (LANGUAGE_PREFERENCES, ", ".join(LANGUAGE_PREFERENCES))}
 
-    las = local_authorities()
-    existing = {e.strip().lower() for e in existing_emails}
-    first_seen: dict[str, int] = {}
-    rows: list[NomineeRow] = []
-    problems: list[RowProblem] = []
+    def __call__(self, line: int, cells: list[str]) -> tuple[NomineeRow, bool]:
+        problems, index = self.problems, self.index
+        before = len(problems)
 
-    for line, cells in data:
-
-        def cell(column: str, cells: list[str] = cells) -> str:
+        def cell(column: str) -> str:
             i = index[column]
             return cells[i] if i < len(cells) else ""
 
-        def get(column: str) -> str:
-            """A coded column, tidied (a refused character shows as U+FFFD, so it is no code)."""
-            return _tidy(cell(column))
-
-        def free_text(column: str, max_length: int, line: int = line) -> str:
+        def free_text(column: str, max_length: int) -> str:
             """A stored text column, through the one normalisation path; a refusal is a problem."""
             try:
                 return text.clean_line(cell(column), max_length=max_length)
             except text.TextRefused as refused:
                 problems.append(_refusal(line, column, refused))
                 return _tidy(cell(column))
+
+        def code(column: str, normalise, codes: tuple[str, str], templates) -> str:
+            """A coded column: blank, or not one of the allowed codes, is a problem."""
+            raw = _tidy(cell(column))  # a refused character shows as U+FFFD, so it is no code
+            allowed, listed = self.allowed[column]
+            value = normalise(raw)
+            if not raw:
+                problems.append(_problem(line, column, codes[0], templates[0], allowed=listed))
+            elif value not in allowed:
+                problems.append(_problem(line, column, codes[1], templates[1], value=_shown(raw), allowed=listed))
+            return value
 
         name = free_text("name", NAME_LENGTH)
         if not name:
@@ -273,42 +353,26 @@ def _check(records: list[Record], existing_emails: Collection[str], max_rows: in
                     if refused.code == "bad_email" else _refusal(line, "email", refused)
                 )
 
-        def code(column: str, normalise, allowed: Collection[str], codes: tuple[str, str], templates,
-                 line: int = line) -> str:
-            """A coded column: blank, or not one of ``allowed``, is a problem."""
-            raw = get(column)
-            value, listed = normalise(raw), ", ".join(allowed)
-            if not raw:
-                problems.append(_problem(line, column, codes[0], templates[0], allowed=listed))
-            elif value not in allowed:
-                problems.append(_problem(line, column, codes[1], templates[1], value=_shown(raw), allowed=listed))
-            return value
-
-        la_code = code("la_code", str.upper, las, ("unknown_la",) * 2, (MISSING_LA, UNKNOWN_LA))
-        service_area = code("service_area", _key, SERVICE_AREAS, ("unknown_service_area",) * 2,
+        la_code = code("la_code", str.upper, ("unknown_la",) * 2, (MISSING_LA, UNKNOWN_LA))
+        service_area = code("service_area", _key, ("unknown_service_area",) * 2,
                             (MISSING_SERVICE_AREA, UNKNOWN_SERVICE_AREA))
-        agency = code("agency", _key, AGENCIES, ("unknown_agency",) * 2, (MISSING_AGENCY, UNKNOWN_AGENCY))
-        language = code("preferred_language", _language, LANGUAGE_PREFERENCES,
-                        ("missing_language", "unknown_language"), (MISSING_LANGUAGE, UNKNOWN_LANGUAGE))
+        agency = code("agency", _key, ("unknown_agency",) * 2, (MISSING_AGENCY, UNKNOWN_AGENCY))
+        language = code("preferred_language", _language, ("missing_language", "unknown_language"),
+                        (MISSING_LANGUAGE, UNKNOWN_LANGUAGE))
 
         if email_ok:
-            if email in first_seen:
+            if email in self.first_seen:
                 problems.append(
                     _problem(line, "email", "duplicate_in_file", DUPLICATE_IN_FILE,
-                             value=email, first_line=first_seen[email])
+                             value=email, first_line=self.first_seen[email])
                 )
             else:
-                first_seen[email] = line
-            if email in existing:
+                self.first_seen[email] = line
+            if email in self.existing:
                 problems.append(
                     _problem(line, "email", "already_invited", ALREADY_INVITED, value=email)
                 )
 
-        rows.append(
-            NomineeRow(
-                line=line, name=name, email=email, la_code=la_code, service_area=service_area,
-                agency=agency, role=free_text("role", ROLE_LENGTH), preferred_language=language,
-            )
-        )
-
-    return ImportResult(rows=rows, problems=problems, total_lines=len(data))
+        row = NomineeRow(line=line, name=name, email=email, la_code=la_code, service_area=service_area,
+                         agency=agency, role=free_text("role", ROLE_LENGTH), preferred_language=language)
+        return row, len(problems) == before

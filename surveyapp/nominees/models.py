@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -39,3 +40,38 @@ class Nominee(db.Model):
 
     def __repr__(self) -> str:
         return f"<Nominee {self.id} {self.la_code}/{self.service_area}>"
+
+
+class ImportStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"      # being checked and added, in one transaction (stale: the worker died, nothing added)
+    PROBLEMS = "problems"    # nothing added: the file has problems (the researcher may add only the valid rows)
+    DONE = "done"
+    FAILED = "failed"        # stopped by a fault: nothing added
+
+
+class NomineeImport(db.Model):
+    """A nominee file uploaded from the web, checked and imported by the worker.
+
+    The rows are added in one transaction with the status ``done``: a file is either wholly
+    imported (and says so) or not at all. The file is kept only until it is imported (it
+    holds personal data); ``problems`` holds what the check found, as the importer reports it
+    (line, column, code, the message's msgid and its values), to be shown in the reader's
+    language."""
+
+    __tablename__ = "nominee_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(sa.ForeignKey("study.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    content: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    valid_only: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(sa.String(20), default=ImportStatus.QUEUED.value)
+    total_lines: Mapped[int] = mapped_column(default=0)
+    valid_lines: Mapped[int] = mapped_column(default=0)
+    imported: Mapped[int] = mapped_column(default=0)
+    problems: Mapped[list | None] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,24 +90,27 @@ def _blank(cells: list[str]) -> bool:
 
 
 def read_csv(data: bytes, limit: int) -> list[Record]:
+    return list(itertools.islice(iter_csv(data), limit))
+
+
+def iter_csv(data: bytes) -> Iterator[Record]:
+    """The non-blank records of a CSV file, one at a time (FileProblem when it cannot be
+    decoded at all, or from the record where it stops being CSV)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FileProblem("unreadable", NOT_UTF8) from None
     # strict: an unmatched quote is an error, not a field that silently swallows later rows
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records: list[Record] = []
+    del text  # the reader's copy is enough
     start = 1  # the physical line the next record starts on
     try:
         for raw in reader:
             line, start = start, reader.line_num + 1
             if not _blank(raw):
-                records.append((line, raw))
-                if len(records) >= limit:
-                    break
+                yield line, raw
     except csv.Error:
         raise FileProblem("unreadable", BAD_CSV, line=start) from None
-    return records
 
 
 def _check_parts(data: bytes, limits: XlsxLimits) -> None:
@@ -132,6 +137,11 @@ def xml_is_defused() -> bool:
 
 
 def read_xlsx(data: bytes, limit: int, limits: XlsxLimits) -> list[Record]:
+    return list(itertools.islice(iter_xlsx(data, limits), limit))
+
+
+def iter_xlsx(data: bytes, limits: XlsxLimits) -> Iterator[Record]:
+    """The non-blank rows of a workbook's first sheet, one at a time, within ``limits``."""
     import openpyxl  # only needed for workbooks
     from defusedxml import DefusedXmlException
 
@@ -140,40 +150,43 @@ def read_xlsx(data: bytes, limit: int, limits: XlsxLimits) -> list[Record]:
     _check_parts(data, limits)
     too_much = FileProblem("xlsx_too_large", XLSX_TOO_MUCH, cells=limits.cells,
                            characters=limits.characters, cell_characters=limits.cell_characters)
-    records: list[Record] = []
     cells_read = characters = 0
     try:
-        # openpyxl warns about features it ignores (styles, validation); they don't matter here.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            try:
-                if book.worksheets:
-                    sheet = book.worksheets[0]
-                    sheet.reset_dimensions()  # don't trust the stored size; read every row
-                    rows = sheet.iter_rows(values_only=True)
-                    for line, values in enumerate(rows, start=1):  # gaps come back as empty rows
-                        cells_read += max(len(values), 1)
-                        if cells_read > limits.cells:
-                            raise too_much
-                        cells = [_cell(v) for v in values]
-                        longest = max(map(len, cells), default=0)
-                        characters += sum(map(len, cells))
-                        if characters > limits.characters or longest > limits.cell_characters:
-                            raise too_much
-                        if not _blank(cells):
-                            records.append((line, cells))
-                            if len(records) >= limit:
-                                break
-            finally:
-                book.close()
+        book = _quietly(openpyxl.load_workbook, io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            if book.worksheets:
+                sheet = book.worksheets[0]
+                sheet.reset_dimensions()  # don't trust the stored size; read every row
+                rows = enumerate(sheet.iter_rows(values_only=True), start=1)  # gaps come back as empty rows
+                while (item := _quietly(next, rows, None)) is not None:
+                    line, values = item
+                    cells_read += max(len(values), 1)
+                    if cells_read > limits.cells:
+                        raise too_much
+                    cells = [_cell(v) for v in values]
+                    longest = max(map(len, cells), default=0)
+                    characters += sum(map(len, cells))
+                    if characters > limits.characters or longest > limits.cell_characters:
+                        raise too_much
+                    if not _blank(cells):
+                        yield line, cells
+        finally:
+            book.close()
     except FileProblem:
         raise
     except Exception as exc:  # a damaged workbook can fail in many ways; all mean "unreadable"
         if _caused_by(exc, DefusedXmlException):  # openpyxl wraps it in a ValueError
             raise FileProblem("unsafe_xlsx", XLSX_UNSAFE) from None
         raise FileProblem("unreadable", BAD_XLSX) from None
-    return records
+
+
+def _quietly(call, *args, **kwargs):
+    """openpyxl warns about features it ignores (styles, validation); they don't matter here.
+    Only its own calls are silenced: this generator may be paused between rows while the
+    caller's code runs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return call(*args, **kwargs)
 
 
 def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:

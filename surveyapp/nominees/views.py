@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from flask_login import current_user
 
 from surveyapp import text
 from surveyapp.access import Role, roles_required
@@ -15,11 +16,11 @@ from surveyapp.dashboard.services import STATUS_TITLES, nominee_progress
 from surveyapp.extensions import db
 from surveyapp.i18n import current_locale
 from surveyapp.nominees import services
-from surveyapp.nominees.forms import ConfirmImportForm, NomineeForm, UploadForm
-from surveyapp.nominees.importer import parse_nominees
-from surveyapp.nominees.models import Nominee
+from surveyapp.nominees.forms import ConfirmImportForm, JobForm, NomineeForm, UploadForm
+from surveyapp.nominees.models import ImportStatus, Nominee, NomineeImport
 from surveyapp.reference import LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
 from surveyapp.studies.services import current_study
+from surveyapp.tasks import enqueue, read_progress
 from surveyapp.web import validates_own_csrf
 
 bp = Blueprint("nominees", __name__, template_folder="templates", url_prefix="/researcher/nominees")
@@ -35,11 +36,24 @@ def index():
                            locale=current_locale())
 
 
-def _import(study, result, *, only_valid: bool):
-    rows = result.valid_rows if only_valid else result.rows
-    services.import_nominees(study, rows, current_app.config["LINK_KEY"])
+INLINE_BYTES = 200_000  # files up to this size (about 2,000 rows) are imported in the request
+
+
+def _import(study, filename: str, data: bytes, *, only_valid: bool):
+    """Check and add in one pass, in this request (a small file); nothing is kept unless the
+    whole file is right or only the valid rows were asked for."""
+    outcome = services.import_file(study, filename, data, current_app.config["LINK_KEY"], valid_only=only_valid)
+    if outcome.refused:
+        db.session.rollback()
+        if only_valid:
+            flash(_("There were no valid rows to import."))
+            return redirect(url_for("nominees.upload"))
+        confirm = ConfirmImportForm(formdata=None, data={"filename": filename,
+                                                         "content": base64.b64encode(data).decode("ascii")})
+        return render_template("nominees/problems.html", result=outcome, confirm=confirm, filename=filename,
+                               valid_rows_url=url_for("nominees.import_valid_rows")), 400
     db.session.commit()
-    flash(ngettext("%(num)d nominee imported.", "%(num)d nominees imported.", len(rows)))
+    flash(ngettext("%(num)d nominee imported.", "%(num)d nominees imported.", outcome.imported))
     return redirect(url_for("nominees.index"))
 
 
@@ -48,18 +62,18 @@ def _import(study, result, *, only_valid: bool):
 @roles_required(Role.RESEARCHER)
 def upload():
     """Check the whole file first; write nothing unless it is clean or the researcher
-    chooses to import only the valid rows."""
+    chooses to import only the valid rows. A large file is checked and imported by the
+    worker, and its page shows how far it has got."""
     study = current_study()
     form = UploadForm()
     if form.validate_on_submit():
         filename, data = form.file.data.filename or "", form.file.data.read()
-        result = parse_nominees(filename, data, existing_emails=services.existing_emails(study))
-        if result.ok:
-            return _import(study, result, only_valid=False)
-        confirm = ConfirmImportForm(formdata=None, data={"filename": filename,
-                                                         "content": base64.b64encode(data).decode("ascii")})
-        return render_template("nominees/problems.html", result=result, confirm=confirm,
-                               filename=filename), 400
+        if len(data) <= current_app.config.get("NOMINEE_IMPORT_INLINE_BYTES", INLINE_BYTES):
+            return _import(study, filename, data, only_valid=False)
+        job = services.start_import(study, filename, data, current_user.id)
+        db.session.commit()
+        enqueue("import_nominees", job.id)  # the worker checks and imports; this request only queues
+        return redirect(url_for("nominees.import_job", job_id=job.id))
     return render_template("nominees/upload.html", form=form), 400 if form.errors else 200
 
 
@@ -72,11 +86,63 @@ def import_valid_rows():
         data = base64.b64decode(form.content.data or "", validate=True)
     except (binascii.Error, ValueError):
         abort(400)
-    result = parse_nominees(form.filename.data or "", data, existing_emails=services.existing_emails(study))
-    if not result.valid_rows:
-        flash(_("There were no valid rows to import."))
-        return redirect(url_for("nominees.upload"))
-    return _import(study, result, only_valid=True)
+    return _import(study, form.filename.data or "", data, only_valid=True)
+
+
+def _job_or_404(job_id: int) -> NomineeImport:
+    job = db.session.get(NomineeImport, job_id)
+    if job is None or job.study_id != current_study().id:
+        abort(404)
+    return job
+
+
+def _job_progress(job: NomineeImport) -> dict:
+    status = ImportStatus.FAILED if services.import_stopped(job) else ImportStatus(job.status)
+    checked = job.total_lines if status != ImportStatus.RUNNING else (read_progress("nominee-import", job.id) or 0)
+    finished = status not in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+    if status == ImportStatus.DONE:
+        message = ngettext("%(num)d nominee imported.", "%(num)d nominees imported.", job.imported)
+    elif status == ImportStatus.PROBLEMS:
+        message = _("The file has problems: nothing has been imported.")
+    elif status == ImportStatus.FAILED:
+        message = _("The import stopped because of a fault: nothing has been imported. Upload the file again.")
+    elif status == ImportStatus.QUEUED:
+        message = _("Waiting to start.")
+    else:
+        message = ngettext("%(num)d row checked and added so far.", "%(num)d rows checked and added so far.", checked)
+    return {"status": status.value, "checked": checked, "imported": job.imported, "finished": finished,
+            "message": message}
+
+
+@bp.get("/import/jobs/<id:job_id>")
+@roles_required(Role.RESEARCHER)
+def import_job(job_id: int):
+    job = _job_or_404(job_id)
+    if job.status == ImportStatus.PROBLEMS:
+        result = services.ImportOutcome(imported=0, problems=services.import_problems(job),
+                                        total_lines=job.total_lines, valid_lines=job.valid_lines, refused=True)
+        return render_template("nominees/problems.html", result=result, confirm=JobForm(), filename=job.filename,
+                               valid_rows_url=url_for("nominees.import_job_valid_rows", job_id=job.id)
+                               if job.content is not None else None)
+    progress = _job_progress(job)
+    return render_template("nominees/job.html", job=job, progress=progress, status=progress["status"],
+                           statuses=ImportStatus)
+
+
+@bp.get("/import/jobs/<id:job_id>/progress")
+@roles_required(Role.RESEARCHER)
+def import_job_progress(job_id: int):
+    return jsonify(_job_progress(_job_or_404(job_id)))
+
+
+@bp.post("/import/jobs/<id:job_id>/valid-rows")
+@roles_required(Role.RESEARCHER)
+def import_job_valid_rows(job_id: int):
+    job = _job_or_404(job_id)
+    if services.retry_valid_rows(job):
+        db.session.commit()
+        enqueue("import_nominees", job.id)
+    return redirect(url_for("nominees.import_job", job_id=job.id))
 
 
 def _data(form: NomineeForm) -> services.NomineeData:

@@ -19,6 +19,7 @@ from surveyapp.accounts.services import create_user
 from surveyapp.db import db
 from surveyapp.invitations.models import Batch, Message, MessageStatus
 from surveyapp.nominees.importer import parse_nominees
+from surveyapp.nominees.models import NomineeImport
 from surveyapp.nominees.services import import_nominees
 from surveyapp.participant.services import derive_token
 from surveyapp.studies.models import Study
@@ -59,6 +60,9 @@ ACCESS = {
     "nominees.index": RESEARCHER,
     "nominees.upload": RESEARCHER,
     "nominees.import_valid_rows": RESEARCHER,
+    "nominees.import_job": RESEARCHER,
+    "nominees.import_job_progress": RESEARCHER,
+    "nominees.import_job_valid_rows": RESEARCHER,
     "nominees.new": RESEARCHER,
     "nominees.edit": RESEARCHER,
     "invitations.index": RESEARCHER,
@@ -85,11 +89,13 @@ def world(make_app, study):
                       messages=[Message(nominee_id=nominee.id, kind="invitation",
                                         status=MessageStatus.FAILED.value, smtp_reply="550 no")])
         db.session.add(batch)
+        job = NomineeImport(study_id=study_row.id, filename="n.csv", status="done")
+        db.session.add(job)
         db.session.commit()
         values = {
             "slug": study_row.slug, "number": 1, "user_id": users["admin"].id, "nominee_id": nominee.id,
             "batch_id": batch.id, "message_id": batch.messages[0].id, "kind": "invitation",
-            "filename": "css/app.css",
+            "filename": "css/app.css", "job_id": job.id,
         }
         token = derive_token(app.config["LINK_KEY"], nominee.link_nonce)
     return app, values, token
@@ -126,6 +132,9 @@ ALLOWED = {
     ("/researcher/nominees/import", "GET"): 200,
     ("/researcher/nominees/import", "POST"): 400,  # no file
     ("/researcher/nominees/import/valid-rows", "POST"): "-> /researcher/nominees/import",  # nothing valid
+    ("/researcher/nominees/import/jobs/<id:job_id>", "GET"): 200,
+    ("/researcher/nominees/import/jobs/<id:job_id>/progress", "GET"): 200,
+    ("/researcher/nominees/import/jobs/<id:job_id>/valid-rows", "POST"): "-> /researcher/nominees/import/jobs/<id>",
     ("/researcher/nominees/new", "GET"): 200,
     ("/researcher/nominees/new", "POST"): 400,
     ("/s/<slug:slug>", "GET"): 200,
@@ -207,6 +216,7 @@ def _answer(response, values) -> int | str:
         batch = re.fullmatch(r"/researcher/invitations/batches/(\d+)", path)
         if batch and int(batch.group(1)) > values["batch_id"]:  # ids differ between databases
             path = "/researcher/invitations/batches/<new>"
+        path = re.sub(r"/import/jobs/\d+", "/import/jobs/<id>", path)
         return "-> " + path
     return response.status_code
 

@@ -291,3 +291,26 @@
     }, 2000);
   });
 })();
+
+// A nominee file being imported by the worker: poll how far it has got; reload once finished
+// (to show the outcome, or the problems found).
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.querySelector("[data-import-progress]");
+    if (!box || box.getAttribute("data-finished") === "true") { return; }
+    var text = box.querySelector("[role=status]");
+    var timer = setInterval(function () {
+      fetch(box.getAttribute("data-import-progress"), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          if (text.textContent !== data.message) { text.textContent = data.message; }
+          if (data.finished) {
+            clearInterval(timer);
+            window.location.reload();
+          }
+        })
+        .catch(function () { /* try again on the next tick */ });
+    }, 2000);
+  });
+})();
