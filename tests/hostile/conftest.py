@@ -57,6 +57,7 @@ def _victims(app, study, language: str) -> dict:
     a language, and a failed invitation to them in a finished batch."""
     from surveyapp.accounts.services import create_user
     from surveyapp.invitations.models import Batch, Message, MessageStatus
+    from surveyapp.nominees.models import NomineeImport
     from surveyapp.nominees.services import NomineeData, add_nominee
     from surveyapp.participant.services import derive_token
 
@@ -68,8 +69,10 @@ def _victims(app, study, language: str) -> dict:
                   messages=[Message(nominee_id=nominee.id, kind="invitation", status=MessageStatus.FAILED.value,
                                     smtp_reply="550 no")])
     db.session.add(batch)
+    job = NomineeImport(study_id=study.id, filename=f"list-{language}.csv", status="done")
+    db.session.add(job)
     db.session.flush()
-    return {"user": user.id, "nominee": nominee.id, "participant": nominee.participant_id,
+    return {"user": user.id, "nominee": nominee.id, "participant": nominee.participant_id, "job": job.id,
             "token": derive_token(app.config["LINK_KEY"], nominee.link_nonce),
             "batch": batch.id, "message": batch.messages[0].id}
 

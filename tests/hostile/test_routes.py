@@ -30,6 +30,7 @@ POST_ROUTES = {
     "/researcher/nominees/<id:nominee_id>": RESEARCHER,
     "/researcher/nominees/import": RESEARCHER,
     "/researcher/nominees/import/valid-rows": RESEARCHER,
+    "/researcher/nominees/import/jobs/<id:job_id>/valid-rows": RESEARCHER,
     "/researcher/nominees/new": RESEARCHER,
     "/s/<slug:slug>": ANYONE,
     **{f"{prefix}{page}": PARTICIPANT for prefix in ("/survey", "/p/<token>")
@@ -42,6 +43,9 @@ ID_ROUTES = {
     "/researcher/invitations/batches/<id:batch_id>/progress": RESEARCHER,
     "/researcher/invitations/messages/<id:message_id>/resend": RESEARCHER,
     "/researcher/nominees/<id:nominee_id>": RESEARCHER,
+    "/researcher/nominees/import/jobs/<id:job_id>": RESEARCHER,
+    "/researcher/nominees/import/jobs/<id:job_id>/progress": RESEARCHER,
+    "/researcher/nominees/import/jobs/<id:job_id>/valid-rows": RESEARCHER,
     "/survey/section/<id:number>": PARTICIPANT,
     "/survey/section/<id:number>/autosave": PARTICIPANT,
     "/p/<token>/section/<id:number>": PARTICIPANT,
@@ -100,7 +104,7 @@ def _client(world, sessions, who: str, language: str, rule: str, fresh: bool = F
     participant = visitor if who == PARTICIPANT else None
     values = {"user_id": victim["user"], "message_id": victim["message"], "nominee_id": victim["nominee"],
               "batch_id": victim["batch"], "kind": "reminder", "slug": world.slug, "number": "1",
-              "filename": "css/app.css",
+              "filename": "css/app.css", "job_id": victim["job"],
               "token": participant.token if participant else ""}
     path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule)
     if participant is not None:
