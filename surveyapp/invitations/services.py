@@ -250,6 +250,17 @@ _NOT_SENT = (sa.update(_messages)
                      smtp_reply=sa.bindparam("reply")))
 
 
+def claim_pending(ids: list[int], now) -> set[int]:
+    """Move those of ``ids`` still pending to "sending" in one conditional UPDATE; return the
+    ones this sender got. A message another sender claimed first is not among them. The caller
+    commits before handing any of them over."""
+    return set(db.session.scalars(
+        sa.update(_messages)
+        .where(_messages.c.id.in_(ids), _messages.c.status == MessageStatus.PENDING.value)
+        .values(status=MessageStatus.SENDING.value, attempted_at=now)
+        .returning(_messages.c.id)).all())
+
+
 class _Group:
     """A few messages of one batch: composed, claimed in one conditional UPDATE and
     one commit before anything is handed over, sent one by one, and recorded in one commit.
@@ -275,12 +286,7 @@ class _Group:
         ready = self._compose(messages)
         now = utcnow()
         if ready:
-            claimed = set(db.session.scalars(
-                sa.update(_messages)
-                .where(_messages.c.id.in_([m.id for m, _e, _mode in ready]),
-                       _messages.c.status == MessageStatus.PENDING.value)
-                .values(status=MessageStatus.SENDING.value, attempted_at=now)
-                .returning(_messages.c.id)).all())
+            claimed = claim_pending([m.id for m, _e, _mode in ready], now)
             ready = [item for item in ready if item[0].id in claimed]
             if ready:
                 db.session.execute(

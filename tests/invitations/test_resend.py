@@ -161,6 +161,34 @@ def test_two_sessions_racing_to_claim_one_message_only_one_wins(mail_app, study,
     b(db.session.commit)
 
 
+@pytest.mark.parametrize("overlap", [False, True], ids=["after-commit", "overlapping"])
+def test_two_senders_racing_to_claim_one_group_share_nothing(mail_app, study, session_thread, overlap):
+    nominee_ids = load_nominees(mail_app, study, csv_of(*PEOPLE))
+    _new_batch(mail_app, study)
+    with mail_app.app_context():
+        ids = list(db.session.scalars(sa.select(Message.id).where(Message.nominee_id.in_(nominee_ids))
+                                      .order_by(Message.id)))
+        postgres = db.engine.dialect.name == "postgresql"
+    if overlap and not postgres:
+        pytest.skip("SQLite takes one writer at a time: the second would wait for the whole transaction")
+    a, b = session_thread(mail_app), session_thread(mail_app)
+
+    def claim(group):
+        return lambda: services.claim_pending(group, utcnow())
+
+    assert a(claim(ids[:2])) == set(ids[:2])
+    if overlap:  # B's UPDATE waits on A's row locks, then finds those rows no longer pending
+        b.submit(claim(ids))
+        with pytest.raises(queue.Empty):
+            b.result(timeout=0.5)
+        a(db.session.commit)
+        assert b.result() == set(ids[2:])
+    else:
+        a(db.session.commit)
+        assert b(claim(ids)) == set(ids[2:])
+    b(db.session.commit)
+
+
 def test_a_sender_thought_dead_that_wakes_up_sends_nobody_a_second_copy(mail_app, smtp, study):
     """Sender A (on another host, say) claims a group and stalls inside DATA on its first
     message for so long that its batch is taken over as stale. Sender B may not send A's group
