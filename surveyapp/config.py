@@ -80,6 +80,12 @@ def _defaults(instance_path: str) -> dict:
         # client's address is the connection's. Behind one nginx: 1. Rate limits and the
         # security log use the address this gives.
         "PROXY_COUNT": 0,
+        # A nominee upload up to this size is imported in the request; a larger one becomes a
+        # background job with a progress page.
+        "NOMINEE_IMPORT_INLINE_BYTES": 200_000,
+        # Invitations claimed in one commit and recorded in the next (a crash leaves at most
+        # this many "uncertain", never resent by themselves).
+        "SEND_GROUP_SIZE": 10,
         # Seconds a statement waits for another's lock (SQLite's busy timeout, PostgreSQL's
         # lock_timeout) before the request gets the "nothing was lost" 503 page.
         "DATABASE_LOCK_TIMEOUT": 5,
@@ -126,7 +132,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         cfg["SESSION_COOKIE_PATH"] = "/"
     cfg["PERMANENT_SESSION_LIFETIME"] = int(cfg["PERMANENT_SESSION_LIFETIME"])
     for key in ("SMTP_PORT", "SMTP_TIMEOUT", "REMINDER_INTERVAL_DAYS", "LINK_EMAIL_LIMIT",
-                "LINK_EMAIL_WINDOW_SECONDS", "WORKERS", "THREADS", "WORKER_TIMEOUT", "PROXY_COUNT"):
+                "LINK_EMAIL_WINDOW_SECONDS", "WORKERS", "THREADS", "WORKER_TIMEOUT", "PROXY_COUNT",
+                "NOMINEE_IMPORT_INLINE_BYTES", "SEND_GROUP_SIZE"):
         cfg[key] = int(cfg[key])
     cfg["SMTP_STARTTLS"] = _as_bool(cfg["SMTP_STARTTLS"])
     cfg["RATELIMIT_ENABLED"] = _as_bool(cfg["RATELIMIT_ENABLED"])
