@@ -3,6 +3,7 @@ stops a server from starting on a database behind the code's migrations."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import exc as sa_exc
 
 from surveyapp.extensions import db
+from surveyapp.web import way_back_url
 
 logger = logging.getLogger("surveyapp.faults")
 
@@ -42,29 +44,34 @@ def _database_unavailable(exc):
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if request.accept_mimetypes.best == "application/json":
         return jsonify(status="unavailable", message=help_text), 503, headers
-    # For a refused submit or save, the same address shows the page again with every answer
-    # that was stored before this request.
-    back_url = request.path if request.blueprint == "participant" and request.path.startswith("/survey/") else None
-    body = render_template("error.html", code=503, title=title, help=help_text, back_url=back_url)
+    body = render_template("error.html", code=503, title=title, help=help_text, back_url=way_back_url())
     return body, 503, headers
 
 
-def missing_revisions(engine: sa.Engine, migrations_dir) -> list[str]:
-    """The migration heads the code has and the database does not (empty when current)."""
-    from alembic.runtime.migration import MigrationContext
+@functools.cache
+def _code_revisions(migrations_dir: str) -> tuple[frozenset[str], dict[str, frozenset[str]], tuple[str, ...]]:
+    """The code's migration heads, each revision's ancestors (itself included) and every
+    revision oldest first: read from the migration files once per process."""
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory(str(migrations_dir))
+    script = ScriptDirectory(migrations_dir)
+    ordered = tuple(s.revision for s in reversed(list(script.walk_revisions())))
+    ancestors = {rev: frozenset(s.revision for s in script.iterate_revisions(rev, "base")) for rev in ordered}
+    return frozenset(script.get_heads()), ancestors, ordered
+
+
+def missing_revisions(engine: sa.Engine, migrations_dir) -> list[str]:
+    """The migrations the code has and the database does not, oldest first (empty when current)."""
+    heads, ancestors, ordered = _code_revisions(str(migrations_dir))
     with engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    wanted = set(script.get_heads())
-    if current == wanted:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            current = set()
+        else:
+            current = set(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+    if current == heads:
         return []
-    applied = set()
-    for rev in current:
-        if rev in {s.revision for s in script.walk_revisions()}:
-            applied.update(s.revision for s in script.iterate_revisions(rev, "base"))
-    return [s.revision for s in script.walk_revisions() if s.revision not in applied][::-1]
+    applied = set().union(*(ancestors.get(rev, ()) for rev in current))
+    return [rev for rev in ordered if rev not in applied]
 
 
 def check_schema(app: Flask) -> None:

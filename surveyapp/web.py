@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from flask import Flask, abort, current_app, g, redirect, render_template, request
+from flask import Flask, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -169,10 +169,19 @@ def _security_headers(response):
     return response
 
 
+def way_back_url() -> str | None:
+    """After a refused participant save or submit (too large, database busy): the page's own
+    address, without any personal token, which shows the answers saved before this request.
+    None elsewhere, and for autosave (its script answers for itself)."""
+    if request.blueprint != "participant" or request.endpoint in (None, "participant.autosave"):
+        return None
+    return url_for(request.endpoint, **(request.view_args or {}))
+
+
 def _http_error(exc: HTTPException):
     code = exc.code or 500
     # After a refused save, offer the way back to the page, which shows the last saved text.
-    back_url = request.path if code == 413 and g.get("participant") is not None else None
+    back_url = way_back_url() if code == 413 else None
     return (
         render_template("error.html", code=code,
                         title=ERROR_TITLES.get(code, ERROR_TITLES[500]),

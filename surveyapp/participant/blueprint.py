@@ -193,18 +193,6 @@ def _too_many(exc):
     return response
 
 
-@bp.errorhandler(413)
-def _too_large(exc):
-    # As the app's own page, but the way back is the page's address without any token.
-    from surveyapp.web import ERROR_HELP, ERROR_TITLES
-
-    back_url = None
-    if g.get("participant") is not None and request.endpoint and request.endpoint != "participant.autosave":
-        back_url = url_for(request.endpoint, **(request.view_args or {}))
-    return render_template("error.html", code=413, title=ERROR_TITLES[413], help=ERROR_HELP[413],
-                           back_url=back_url), 413
-
-
 @bp.context_processor
 def _study_context():
     """The study on every participant page: its notice and contacts, in any language."""
