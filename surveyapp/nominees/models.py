@@ -10,7 +10,7 @@ from surveyapp.db import UTCDateTime, db, utcnow
 from surveyapp.participant.models import Participant
 
 # Column lengths, which the form and the importer enforce before anything reaches the database.
-NAME_LENGTH, EMAIL_LENGTH, ROLE_LENGTH = 200, 320, 200
+NAME_LENGTH, EMAIL_LENGTH, ROLE_LENGTH, DECLINED_REASON_LENGTH = 200, 320, 200, 500
 
 
 class Nominee(db.Model):
@@ -33,6 +33,10 @@ class Nominee(db.Model):
     # each email, so the link itself is never stored (only its hash, on the participant).
     link_nonce: Mapped[str] = mapped_column(sa.String(64))
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a researcher marks someone declined (they said so by email or phone): why, and who.
+    # Empty when the nominee declined from their own link.
+    declined_reason: Mapped[str | None] = mapped_column(sa.String(DECLINED_REASON_LENGTH))
+    declined_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -20,13 +20,15 @@ from flask_babel import force_locale, gettext, ngettext
 from surveyapp.access import Role
 from surveyapp.accounts.services import create_user
 from surveyapp.consent.services import record_consent
-from surveyapp.dashboard.services import COVERAGE_TITLES, STATUS_TITLES, Coverage, NomineeStatus
+from surveyapp.dashboard.services import COVERAGE_TITLES, Coverage
 from surveyapp.db import db, utcnow
 from surveyapp.invitations.models import MessageKind, MessageStatus
 from surveyapp.invitations.services import create_batch
+from surveyapp.nominees import status as nominee_status
 from surveyapp.nominees.importer import parse_nominees
 from surveyapp.nominees.models import Nominee
 from surveyapp.nominees.services import existing_emails, import_nominees
+from surveyapp.nominees.status import STATUS_TITLES, NomineeStatus
 from surveyapp.participant.models import Participant
 from surveyapp.participant.services import create_participant
 from surveyapp.reference import local_authorities
@@ -153,10 +155,17 @@ def tiles(page: Node) -> dict[str, str]:
             if "tilemap-tile" in classes(g)}
 
 
-def statuses(page: Node) -> dict[int, tuple[str, str]]:
-    """(data-status, visible title) per nominee row of the dashboard."""
-    return {int(tr.get("data-nominee")): (td.get("data-status"), td.text())
-            for tr in page.all("tr", data_nominee=None) for td in tr.all("td", data_status=None)}
+def statuses(app, study) -> dict[int, str]:
+    """Each nominee's status, from the one place that works it out (``nominees.status``)."""
+    with app.app_context():
+        return {pk: status.value for pk, status in nominee_status.statuses(study_row(study)).items()}
+
+
+def status_table(page: Node) -> dict[str, tuple[str, int]]:
+    """(visible title, count) per row of the dashboard's "nominees by status" table."""
+    table = page.one("table", id="status-table")
+    return {tr.get("data-status"): (tr.one("th").text(), int(tr.one("td").text()))
+            for tr in table.all("tr", data_status=None)}
 
 
 def summary(page: Node) -> dict[str, int]:
@@ -283,10 +292,11 @@ def test_dashboard_in_welsh_then_english_with_no_activity(app, study, researcher
         assert tiles(page) == {code: "missing" for code in codes}
 
         assert summary(page) == {"nominated": 33, "approached": 0, "engaged": 0, "included": 0}
-        shown = statuses(page)
-        assert set(shown) == set(nominees.values())
+        shown = statuses(app, study)
+        assert shown == dict.fromkeys(nominees.values(), "not_invited")
         title = in_language(app, locale, STATUS_TITLES[NomineeStatus.NOT_INVITED])
-        assert set(shown.values()) == {("not_invited", title)}
+        assert status_table(page)["not_invited"] == (title, 33)
+        assert {count for _title, count in status_table(page).values()} == {0, 33}
 
         # Authority names follow the page's language.
         names = {tr.get("data-la"): tr.one("th").text() for tr in page.all("tr", data_la=None)}
@@ -296,7 +306,8 @@ def test_dashboard_in_welsh_then_english_with_no_activity(app, study, researcher
 def test_dashboard_with_no_nominees_says_so(app, study, researcher):
     page = dashboard(sign_in(app))
     assert summary(page) == {"nominated": 0, "approached": 0, "engaged": 0, "included": 0}
-    assert statuses(page) == {}
+    assert statuses(app, study) == {}
+    assert not page.all("table", id="status-table")
     assert page.all("a", href="/researcher/nominees/import")
 
 
@@ -349,7 +360,7 @@ def test_coverage_follows_submissions_and_consent(app, study, researcher, nomine
     assert counts["included"] == 3
     assert counts["engaged"] == 4
     # PEM adults is covered by the open link alone: its nominee has done nothing.
-    assert statuses(page)[nominees[PEM_ADULTS]][0] == "not_invited"
+    assert statuses(app, study)[nominees[PEM_ADULTS]] == "not_invited"
 
 
 def test_coverage_in_welsh_names_tiles_in_welsh(app, study, researcher, nominees):
@@ -403,21 +414,24 @@ def test_each_status_is_shown_with_its_title_and_counted(app, study, researcher,
         if locale == "en":
             browser.get("/researcher/?lang=en")
         page = dashboard(browser)
-        shown = statuses(page)
+        shown = statuses(app, study)
         for status, email in people.items():
-            title = in_language(app, locale, STATUS_TITLES[NomineeStatus(status)])
-            assert shown[nominees[email]] == (status, title), status
+            assert shown[nominees[email]] == status, status
         others = set(nominees.values()) - {nominees[e] for e in people.values()}
-        assert {shown[n][0] for n in others} == {"not_invited"}
+        assert {shown[n] for n in others} == {"not_invited"}
 
         # approached: an invitation went (failed ones do not count); engaged: consented or
         # further; included: submitted.
         assert summary(page) == {"nominated": 33, "approached": 6, "engaged": 3, "included": 1}
-        items = [li.text() for li in page.one("ul", **{"class": "status-counts"}).all("li")]
         by_status = {"not_invited": 26, "invited": 1, "failed": 1, "opened": 1, "consented": 1,
                      "in_progress": 1, "submitted": 1, "declined": 1, "withdrawn": 0}
-        assert items == [f"{in_language(app, locale, STATUS_TITLES[s])}: {by_status[s.value]}"
-                         for s in NomineeStatus]
+        assert status_table(page) == {s.value: (in_language(app, locale, STATUS_TITLES[s]), by_status[s.value])
+                                      for s in NomineeStatus}
+        # Each count with people behind it leads to the nominee list filtered by that status.
+        links = {tr.get("data-status"): [a.get("href") for a in tr.all("a")]
+                 for tr in page.one("table", id="status-table").all("tr", data_status=None)}
+        assert links["invited"] == ["/researcher/nominees/?status=invited"]
+        assert links["withdrawn"] == []
     # A submission covers its service; consent or answers in progress count as partly.
     rows = coverage_rows(page)
     assert rows["CMN"] == ("covered", "missing", "partly")
@@ -430,8 +444,9 @@ def test_refusing_consent_counts_as_declined(app, study, researcher, nominees):
         participant = db.session.get(Nominee, nominees[CAY_CHILDREN]).participant
         record_consent(participant, dict.fromkeys(agree_to_all(study), False), language="cy")
         db.session.commit()
-    shown = statuses(dashboard(sign_in(app)))
-    assert shown[nominees[CAY_CHILDREN]][0] == "declined"
+    page = dashboard(sign_in(app))
+    assert statuses(app, study)[nominees[CAY_CHILDREN]] == "declined"
+    assert status_table(page)["declined"][1] == 1
 
 
 
@@ -446,7 +461,7 @@ def test_opting_out_of_emails_after_consenting_still_counts_the_return(app, stud
     progress(app, study, CAY_CHILDREN, submitted=True)
     page = dashboard(browser)
     assert coverage_rows(page)["CAY"] == ("covered", "missing", "partly")
-    assert statuses(page)[nominees[CAY_CHILDREN]][0] == "submitted"
+    assert statuses(app, study)[nominees[CAY_CHILDREN]] == "submitted"
     assert summary(page)["included"] == 1
 
 
