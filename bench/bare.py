@@ -2,6 +2,7 @@
 
 - ``autosave``: a Flask route that upserts one row (Flask + SQLAlchemy Core, one statement,
   one commit) into a table of its own in the same database as the app, and answers JSON.
+- ``dashboard``: nominees counted by status and area in two GROUP BY queries, as a table.
 - ``page``: a Flask-WTF form with the same fields as the app's section page (same types, the
   same Welsh labels and help, a CSRF token in the session), rendered by a minimal template.
 
@@ -155,6 +156,35 @@ def page_app(section: int) -> Flask:
     return app
 
 
+# -- the dashboard ---------------------------------------------------------------------------
+
+DASHBOARD = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Progress</title></head>
+<body><main><h1>Progress</h1><table>{% for status, n in statuses %}<tr><th>{{ status }}</th><td>{{ n }}</td></tr>
+{% endfor %}</table><table>{% for la, service, status, n in areas %}<tr><th>{{ la }}</th><td>{{ service }}</td>
+<td>{{ status }}</td><td>{{ n }}</td></tr>{% endfor %}</table></main></body></html>"""
+
+
+def dashboard_app(url: str) -> Flask:
+    """Nominees counted by their participant's status, and consented or submitted participants
+    by authority and service: the dashboard's counting in two GROUP BY queries."""
+    app = Flask("bare_dashboard")
+    engine = web_engine(url)
+    template = app.jinja_env.from_string(DASHBOARD)
+    by_status = sa.text("SELECT p.status, count(*) FROM nominee n JOIN participant p ON p.id = n.participant_id "
+                        "GROUP BY p.status")
+    by_area = sa.text("SELECT n.la_code, n.service_area, p.status, count(*) FROM nominee n JOIN participant p "
+                      "ON p.id = n.participant_id WHERE p.status IN ('consented', 'submitted') "
+                      "GROUP BY n.la_code, n.service_area, p.status")
+
+    @app.get("/dashboard")
+    def dashboard():
+        with engine.connect() as connection:
+            return template.render(statuses=connection.execute(by_status).all(),
+                                   areas=connection.execute(by_area).all())
+
+    return app
+
+
 # -- served by gunicorn as the app is --------------------------------------------------------
 
 def serve(app: Flask, bind: str, workers: int, threads: int) -> None:
@@ -170,13 +200,15 @@ def serve(app: Flask, bind: str, workers: int, threads: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["autosave", "page"])
+    parser.add_argument("kind", choices=["autosave", "page", "dashboard"])
     parser.add_argument("--bind", required=True)
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--threads", type=int, required=True)
     args = parser.parse_args()
     if args.kind == "autosave":
         app = upsert_app(os.environ["BENCH_DATABASE_URL"])
+    elif args.kind == "dashboard":
+        app = dashboard_app(os.environ["BENCH_DATABASE_URL"])
     else:
         app = page_app(int(os.environ.get("BENCH_SECTION", "4")))
     serve(app, args.bind, args.workers, args.threads)

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from bench import bare, workloads
 from bench.client import Connection, Load, drive
+from bench.dashboard import dashboard
 from bench.data import write_nominees
 from bench.environment import (
     DEFAULT_POSTGRES,
@@ -315,7 +316,8 @@ def parse(argv=None):
     parser.add_argument("--import-rows", type=int, help="rows in the import (50,000)")
     parser.add_argument("--invitations", type=int, help="invitations sent (1,000)")
     parser.add_argument("--section", type=int, help="the survey section whose page is measured (4)")
-    parser.add_argument("--only", choices=["web", "crowd", "import", "send"], action="append",
+    parser.add_argument("--dashboard-samples", type=int, default=30, help="dashboard loads timed per size (30)")
+    parser.add_argument("--only", choices=["web", "crowd", "import", "send", "dashboard"], action="append",
                         help="run only these figures (repeatable)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, SQLite files)")
@@ -326,7 +328,7 @@ def main(argv=None) -> int:
     args = parse(argv)
     sys.stdout.reconfigure(line_buffering=True)  # each line as it is measured, even into a file
     s = settings(args)
-    only = set(args.only or ["web", "crowd", "import", "send"])
+    only = set(args.only or ["web", "crowd", "import", "send", "dashboard"])
     check_catalogue()
     folder = Path(tempfile.mkdtemp(prefix="surveyapp-bench-"))
     started = time.perf_counter()
@@ -378,6 +380,9 @@ def main(argv=None) -> int:
                     for db in databases:
                         sending(templates[db.kind], run, s, report, send_path, sink)
             start_up(templates[databases[0].kind], run)
+        if "dashboard" in only:
+            for db in databases:
+                dashboard(templates[db.kind], run, report, 10 if args.quick else args.dashboard_samples, folder)
         if report.cpu_per_request:
             cpu = median(report.cpu_per_request)
             print(f"\nload generator: {cpu * 1e6:,.0f} µs of its own CPU per request, a ceiling of about "
