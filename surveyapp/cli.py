@@ -10,6 +10,9 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from surveyapp.instruments import cli as instruments_cli
+from surveyapp.invitations import cli as invitations_cli
+from surveyapp.nominees import cli as nominees_cli
+from surveyapp.studies.cli import study_for
 
 
 def _create_app():
@@ -102,102 +105,10 @@ def users_create(email: str, name: str, roles: tuple[str, ...], language: str, p
     click.echo(f"created {user.email} ({', '.join(sorted(roles))})")
 
 
-# -- nominees and invitations ---------------------------------------------------------------
+# -- nominees and invitations (each feature's own group) ----------------------------------------
 
-def _study(slug: str | None):
-    from surveyapp.studies.services import find_study
-
-    study = find_study(slug)
-    if study is None:
-        raise click.ClickException("no such study; run 'surveyapp instruments load' first")
-    return study
-
-
-@main.group(cls=click.Group)
-def nominees():
-    """Nominee lists."""
-
-
-@nominees.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--study", "slug", help="Study slug (default: the first study).")
-@click.option("--valid-only", is_flag=True, help="Import the valid rows even if some rows have problems.")
-@with_appcontext
-def nominees_import(path: Path, slug: str | None, valid_only: bool):
-    """Check a CSV or XLSX list and import it (nothing is written if any row is bad)."""
-    from flask_babel import force_locale
-
-    from surveyapp.extensions import db
-    from surveyapp.nominees import services
-
-    study = _study(slug)
-    data = path.read_bytes()
-    # One streaming pass: rows are checked and added in chunks; the bar counts rows checked
-    # (estimated from the lines of a CSV; a workbook's rows are counted as they come).
-    with click.progressbar(length=max(data.count(b"\n"), 1), label="checking and importing",
-                           file=sys.stderr) as bar:
-        done = [0]
-
-        def progress(rows: int) -> None:
-            bar.update(max(rows - done[0], 0))
-            done[0] = rows
-
-        outcome = services.import_file(study, path.name, data, current_app.config["LINK_KEY"],
-                                       valid_only=valid_only, progress=progress)
-    with force_locale("en"):  # no request here to choose a language; the operator reads English
-        for problem in outcome.problems:
-            click.echo(f"problem: {problem.message}", err=True)
-    if outcome.refused:
-        db.session.rollback()
-        if outcome.problems and not valid_only:
-            bad = len({p.line for p in outcome.problems})
-            raise click.ClickException(f"{bad} row(s) have problems; nothing imported")
-        if outcome.problems:
-            raise click.ClickException("the file could not be read; nothing imported")
-    db.session.commit()
-    click.echo(f"imported {outcome.imported} nominee(s)")
-
-
-@main.group(cls=click.Group)
-def invitations():
-    """Sending invitations and reminders."""
-
-
-@invitations.command("send")
-@click.option("--study", "slug", help="Study slug (default: the first study).")
-@click.option("--reminders", is_flag=True, help="Send reminders instead of first invitations.")
-@with_appcontext
-def invitations_send(slug: str | None, reminders: bool):
-    """Send (or resume) a batch here, with a progress bar. Safe to run again after a crash."""
-    from surveyapp.extensions import db
-    from surveyapp.invitations import services
-    from surveyapp.invitations.models import MessageKind
-
-    study = _study(slug)
-    batch = services.open_batch(study)
-    if batch is None:
-        kind = MessageKind.REMINDER if reminders else MessageKind.INVITATION
-        try:
-            batch = services.create_batch(study, kind)
-        except services.NothingToSend:
-            click.echo("nobody to send to")
-            return
-        db.session.commit()
-    counts = services.counts(batch)
-    todo = counts["pending"]
-    click.echo(f"batch {batch.id} ({batch.kind}): {todo} to send, {counts['total'] - todo} already handled")
-    try:
-        with click.progressbar(length=todo, label="sending", show_pos=True) as bar:
-            batch = services.run_batch(batch.id, progress=lambda message: bar.update(1))
-    except services.BatchBusy as exc:
-        raise click.ClickException(f"{exc}; try again when it has finished") from exc
-    counts = services.counts(batch)
-    click.echo(f"{batch.status}: {counts['sent']} sent, {counts['failed']} failed, "
-               f"{counts['uncertain']} uncertain, {counts['pending']} still to send")
-    if batch.note:
-        click.echo(f"stopped: {batch.note}", err=True)
-    if batch.status != "done":
-        sys.exit(1)
+main.add_command(nominees_cli.group)
+main.add_command(invitations_cli.group)
 
 
 @main.command("worker")
@@ -265,7 +176,7 @@ def _demo_data() -> None:
         if accounts.find_by_email(email) is None:
             accounts.create_user(email, name, DEMO_PASSWORD, {Role(r) for r in roles}, "cy")
         click.echo(f"Demo sign-in: {email} / {DEMO_PASSWORD} ({', '.join(roles)})")
-    study = _study(None)
+    study = study_for(None)
     data = resources.files("surveyapp").joinpath("data/demo_nominees.csv").read_bytes()
     result = parse_nominees("demo_nominees.csv", data, existing_emails=nominees.existing_emails(study))
     if result.valid_rows:
