@@ -44,8 +44,9 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     from surveyapp.invitations.views import bp as invitations_bp
     from surveyapp.nominees.views import bp as nominees_bp
     from surveyapp.participant.views import bp as participant_bp
+    from surveyapp.review.views import bp as review_bp
 
-    for blueprint in (participant_bp, accounts_bp, dashboard_bp, nominees_bp, invitations_bp, health_bp):
+    for blueprint in (participant_bp, accounts_bp, dashboard_bp, nominees_bp, invitations_bp, review_bp, health_bp):
         app.register_blueprint(blueprint)
 
     from surveyapp.access import check_routes_declare_access, public

@@ -2,6 +2,9 @@
 
 Precedence: a choice made in this request > the participant's stored language > the
 signed-in staff member's preference > the session > Accept-Language > the configured default.
+
+At sign-in, a language chosen in this browser while signed out (the header switch on the
+sign-in page) wins over the account's and is saved on it; otherwise the account's is used.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from flask_login import current_user
 LOCALES = ("cy", "en")
 ENDONYMS = {"cy": "Cymraeg", "en": "English"}
 SESSION_KEY = "locale"
+# Set when someone who is not signed in chooses a language; read once, at the next sign-in.
+# ``SESSION_KEY`` alone cannot say it: it also holds the last account's language after sign-out.
+CHOSEN_SIGNED_OUT_KEY = "locale_chosen"
 
 
 class CatalogueError(RuntimeError):
@@ -30,7 +36,7 @@ def select_locale() -> str:
     participant = g.get("participant")
     if participant is not None and participant.language in LOCALES:
         return participant.language
-    user = _signed_in_user()
+    user = signed_in_staff()
     if user is not None and user.preferred_language in LOCALES:
         return user.preferred_language
     if session.get(SESSION_KEY) in LOCALES:
@@ -56,13 +62,29 @@ def choose_locale(locale: str) -> None:
     participant = g.get("participant")
     if participant is not None:
         participant.language = locale
-    user = _signed_in_user()
+    user = signed_in_staff()
     if user is not None:
         user.preferred_language = locale
+    elif participant is None:
+        session[CHOSEN_SIGNED_OUT_KEY] = True
     refresh()
 
 
-def _signed_in_user():
+def adopt_locale_at_sign_in(user) -> str:
+    """The language of the session that ``user`` has just signed in to (call after
+    ``login_user``): the one chosen in this browser before signing in, if any (then saved on the
+    account, like any switch while signed in), else the account's own. The caller commits."""
+    chosen = session.pop(CHOSEN_SIGNED_OUT_KEY, False)
+    locale = session.get(SESSION_KEY) if chosen else None
+    if locale not in LOCALES:
+        locale = user.preferred_language
+    if locale not in LOCALES:
+        locale = current_app.config["DEFAULT_LOCALE"]
+    choose_locale(locale)
+    return locale
+
+
+def signed_in_staff():
     """The signed-in staff member, if any (never on a participant's own pages)."""
     if g.get("participant") is not None or not has_request_context():
         return None

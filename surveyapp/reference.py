@@ -29,9 +29,9 @@ AGENCIES = {
     "third_sector": _l("Third sector"),
     "other": _l("Other agency"),
 }
-LANGUAGE_PREFERENCES = {
-    "cy": "Cymraeg",
-    "en": "English",
+LANGUAGE_PREFERENCES = {  # named in the reader's language ("Saesneg" on a Welsh page)
+    "cy": _l("Welsh"),
+    "en": _l("English"),
     "unknown": _l("Not known (bilingual, Welsh first)"),
 }
 

@@ -13,6 +13,8 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import BaseConverter, ValidationError
 
 from surveyapp import i18n
+from surveyapp.access import ROLE_TITLES
+from surveyapp.accounts.services import home_endpoint
 from surveyapp.db import utcnow
 from surveyapp.extensions import csrf, db
 from surveyapp.instruments.model import Question, paragraphs
@@ -148,6 +150,9 @@ def _template_helpers():
         "endonyms": i18n.ENDONYMS,
         # request.path is decoded (it may hold any character, NUL included): quoted again.
         "language_switch_url": switch_url(quote(request.path), other) if request else None,
+        # A signed-in member of staff on a page that is not a participant's: the staff layout
+        # (one wide column for header, menu and content; the staff footer).
+        "staff_page": i18n.signed_in_staff() is not None,
     }
 
 
@@ -178,14 +183,29 @@ def way_back_url() -> str | None:
     return url_for(request.endpoint, **(request.view_args or {}))
 
 
+def staff_refusal(user) -> str:
+    """Why a signed-in member of staff was refused a page: their role, named in their language
+    (a participant's "check the whole link" would send them looking for a fault that is not there)."""
+    titles = [str(ROLE_TITLES[role]) for role in sorted(user.role_set)]
+    if not titles:
+        return _("Your account has no role, so it cannot open this page. Ask an administrator if you need it.")
+    return ngettext("Your account (role: %(roles)s) cannot open this page. Ask an administrator if you need it.",
+                    "Your account (roles: %(roles)s) cannot open this page. Ask an administrator if you need it.",
+                    len(titles), roles=", ".join(titles))
+
+
 def _http_error(exc: HTTPException):
     code = exc.code or 500
+    help_text = ERROR_HELP.get(code, ERROR_HELP[500])
     # After a refused save, offer the way back to the page, which shows the last saved text.
     back_url = way_back_url() if code == 413 else None
+    home_url = None
+    staff = i18n.signed_in_staff() if code == 403 else None
+    if staff is not None:
+        help_text, home_url = staff_refusal(staff), url_for(home_endpoint(staff))
     return (
-        render_template("error.html", code=code,
-                        title=ERROR_TITLES.get(code, ERROR_TITLES[500]),
-                        help=ERROR_HELP.get(code, ERROR_HELP[500]), back_url=back_url),
+        render_template("error.html", code=code, title=ERROR_TITLES.get(code, ERROR_TITLES[500]),
+                        help=help_text, back_url=back_url, home_url=home_url),
         code,
     )
 

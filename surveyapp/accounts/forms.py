@@ -21,7 +21,9 @@ from surveyapp.forms import TOO_LONG, BaseForm
 # The user table's column lengths; the form refuses more, so no database sees it.
 NAME_LENGTH, EMAIL_LENGTH = User.__table__.c.name.type.length, User.__table__.c.email.type.length
 
-LANGUAGE_CHOICES = [SelectChoice("cy", "Cymraeg"), SelectChoice("en", "English")]
+# Named in the reader's language, as everything on a staff page is (only the header's switch
+# names each language in itself).
+LANGUAGE_CHOICES = [SelectChoice("cy", _l("Welsh")), SelectChoice("en", _l("English"))]
 _password_length = Length(min=MIN_PASSWORD_LENGTH,
                           message=_l("Use at least %(min)d characters."))
 

@@ -27,11 +27,7 @@ bp = Blueprint("accounts", __name__, template_folder="templates")
 
 
 def home_for(user: User) -> str:
-    if user.has_role(Role.RESEARCHER):
-        return url_for("dashboard.index")
-    if user.has_role(Role.ADMIN):
-        return url_for("accounts.users")
-    return url_for("accounts.account")
+    return url_for(services.home_endpoint(user))
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -113,9 +109,10 @@ def login():
             error = _too_many(failed.until) if failed.until else _("The email address or password is not right.")
             status = 400
         else:
-            db.session.commit()
             login_user(user)
-            i18n.choose_locale(user.preferred_language)
+            # A language chosen on the sign-in page wins over the account's, and is kept on it.
+            i18n.adopt_locale_at_sign_in(user)
+            db.session.commit()
             response = redirect(_safe_next(request.args.get("next")) or home_for(user))
             if browser is None:
                 _remember_browser(response, form.email.data)

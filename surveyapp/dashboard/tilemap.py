@@ -8,6 +8,10 @@ attribute and no ``<style>`` element. The ``<svg>`` has ``width="100%"`` and a `
 it scales with its container; the class ``tilemap`` is there for the site's stylesheet (e.g. to
 cap ``max-width``).
 
+Each tile's accessible name (its ``<title>``, also shown as a tooltip) is the local authority's
+name in the page's language with its state; the three-letter code drawn on the tile is an
+English abbreviation, so it is hidden from assistive technology (``aria-hidden``).
+
 Meaning never rests on colour alone: each coverage state also has its own mark, repeated in the
 legend inside the SVG:
 
@@ -218,8 +222,10 @@ def render_tilemap(
         if state == "partly":  # light plate so the code reads over the hatching
             out.append(f'<rect {_attrs(x=cx - 22, y=cy - 12, width=44, height=24, rx=3)} '
                        f'{_attrs(fill=st["text_bg"])}/>')
+        # The code ("RCT") is an English abbreviation for the eye only: the tile's name, for
+        # assistive technology and as a tooltip, is the authority's name in the page's language.
         out.append(f'<text {_attrs(x=cx, y=cy + 6, text_anchor="middle", font_size=17)} '
-                   f'{_attrs(font_weight="bold", fill=st["text"])}>{escape(code)}</text>')
+                   f'{_attrs(font_weight="bold", fill=st["text"], aria_hidden="true")}>{escape(code)}</text>')
         out.append("</g>")
     out.append("</g>")
 

@@ -34,6 +34,8 @@ LINK = {**dict.fromkeys(IDENTITIES, MISSING), "participant": ALLOW}  # others ho
 SIGNED_IN = {"anonymous": LOGIN, "participant": LOGIN, "researcher": ALLOW, "reviewer": ALLOW, "admin": ALLOW}
 RESEARCHER = {"anonymous": LOGIN, "participant": LOGIN, "researcher": ALLOW, "reviewer": FORBID, "admin": FORBID}
 ADMIN = {"anonymous": LOGIN, "participant": LOGIN, "researcher": FORBID, "reviewer": FORBID, "admin": ALLOW}
+RESEARCHER_OR_ADMIN = {**RESEARCHER, "admin": ALLOW}
+REVIEWER_OR_ADMIN = {"anonymous": LOGIN, "participant": LOGIN, "researcher": FORBID, "reviewer": ALLOW, "admin": ALLOW}
 
 ACCESS = {
     "static": PUBLIC,
@@ -56,7 +58,8 @@ ACCESS = {
     "accounts.users": ADMIN,
     "accounts.new_user": ADMIN,
     "accounts.edit_user": ADMIN,
-    "dashboard.index": RESEARCHER,
+    "dashboard.index": RESEARCHER_OR_ADMIN,
+    "review.index": REVIEWER_OR_ADMIN,
     "nominees.index": RESEARCHER,
     "nominees.upload": RESEARCHER,
     "nominees.import_valid_rows": RESEARCHER,
@@ -65,8 +68,13 @@ ACCESS = {
     "nominees.import_job_valid_rows": RESEARCHER,
     "nominees.new": RESEARCHER,
     "nominees.edit": RESEARCHER,
+    "nominees.show": RESEARCHER,
+    "nominees.decline": RESEARCHER,
+    "nominees.resend": RESEARCHER,
     "invitations.index": RESEARCHER,
     "invitations.send": RESEARCHER,
+    "invitations.preview_page": RESEARCHER,
+    "invitations.send_test": RESEARCHER,
     "invitations.batch": RESEARCHER,
     "invitations.progress": RESEARCHER,
     "invitations.resend": RESEARCHER,
@@ -106,7 +114,7 @@ def world(make_app, study):
 # order and state carries over, as for one visitor: a participant who has declined (POST
 # /p/<token>/decline) is sent to the "declined" page by what follows.
 HOME = "home"
-HOMES = {"researcher": "-> /researcher/", "reviewer": "-> /account", "admin": "-> /admin/users"}
+HOMES = {"researcher": "-> /researcher/", "reviewer": "-> /review/", "admin": "-> /researcher/"}
 ALLOWED = {
     ("/", "GET"): 200,
     ("/account", "GET"): 200,
@@ -125,10 +133,18 @@ ALLOWED = {
     ("/researcher/invitations/batches/<id:batch_id>", "GET"): 200,
     ("/researcher/invitations/batches/<id:batch_id>/progress", "GET"): 200,
     ("/researcher/invitations/messages/<id:message_id>/resend", "POST"): "-> /researcher/invitations/batches/<new>",
-    ("/researcher/invitations/send/<kind>", "POST"): "-> /researcher/invitations/batches/<new>",
+    ("/researcher/invitations/send/<kind>", "GET"): 200,
+    ("/researcher/invitations/send/<kind>", "POST"): 400,  # no confirmation token: nothing sent
+    ("/researcher/invitations/send/<kind>/test", "POST"): "-> /researcher/invitations/send/invitation",
     ("/researcher/nominees/", "GET"): 200,
     ("/researcher/nominees/<id:nominee_id>", "GET"): 200,
-    ("/researcher/nominees/<id:nominee_id>", "POST"): "-> /researcher/nominees/",
+    ("/researcher/nominees/<id:nominee_id>/decline", "GET"): 200,
+    ("/researcher/nominees/<id:nominee_id>/decline", "POST"): 400,  # no reason
+    ("/researcher/nominees/<id:nominee_id>/edit", "GET"): 200,
+    ("/researcher/nominees/<id:nominee_id>/edit", "POST"): "-> /researcher/nominees/<id>",
+    # already resent by the invitations route walked earlier
+    ("/researcher/nominees/<id:nominee_id>/messages/<id:message_id>/resend", "GET"): "-> /researcher/nominees/<id>",
+    ("/researcher/nominees/<id:nominee_id>/messages/<id:message_id>/resend", "POST"): "-> /researcher/nominees/<id>",
     ("/researcher/nominees/import", "GET"): 200,
     ("/researcher/nominees/import", "POST"): 400,  # no file
     ("/researcher/nominees/import/valid-rows", "POST"): "-> /researcher/nominees/import",  # nothing valid
@@ -137,6 +153,7 @@ ALLOWED = {
     ("/researcher/nominees/import/jobs/<id:job_id>/valid-rows", "POST"): "-> /researcher/nominees/import/jobs/<id>",
     ("/researcher/nominees/new", "GET"): 200,
     ("/researcher/nominees/new", "POST"): 400,
+    ("/review/", "GET"): 200,
     ("/s/<slug:slug>", "GET"): 200,
     ("/s/<slug:slug>", "POST"): 200,
     ("/static/<path:filename>", "GET"): 200,
@@ -217,6 +234,7 @@ def _answer(response, values) -> int | str:
         if batch and int(batch.group(1)) > values["batch_id"]:  # ids differ between databases
             path = "/researcher/invitations/batches/<new>"
         path = re.sub(r"/import/jobs/\d+", "/import/jobs/<id>", path)
+        path = re.sub(r"^/researcher/nominees/\d+", "/researcher/nominees/<id>", path)
         return "-> " + path
     return response.status_code
 

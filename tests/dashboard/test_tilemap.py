@@ -242,3 +242,27 @@ def test_unknown_state_raises():
 def test_missing_label_raises():
     with pytest.raises(ValueError, match="partly"):
         render(labels={"covered": "Covered", "missing": "Missing"})
+
+
+# --- names for assistive technology ---------------------------------------------------------
+
+@pytest.mark.parametrize(("locale", "labels"), [("cy", LABELS_CY), ("en", LABELS)])
+def test_each_tile_is_named_by_the_authority_in_the_page_language(locale, labels):
+    """The tile's name is its first child <title> (what SVG uses as the name and tooltip): the
+    authority's name in the page's language, never the English code."""
+    las = local_authorities()
+    for code, tile in tiles(str(render(locale=locale, labels=labels))).items():
+        first = next(iter(tile))
+        assert first.tag == f"{SVG}title"
+        assert first.text.startswith(las[code].name(locale) + ": ")
+        assert code not in first.text
+
+
+def test_the_english_codes_on_the_tiles_are_hidden_from_assistive_technology():
+    root = ET.fromstring(str(render(locale="cy", labels=LABELS_CY)))
+    for tile in tiles(str(render(locale="cy", labels=LABELS_CY))).values():
+        texts = list(tile.iter(f"{SVG}text"))
+        assert texts and all(t.get("aria-hidden") == "true" for t in texts)
+    # The legend is in the page's language and stays readable.
+    legend = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "tilemap-legend")
+    assert [t.get("aria-hidden") for t in legend.iter(f"{SVG}text")] == [None] * len(COVERAGE_STATES)
