@@ -254,7 +254,7 @@ def sending(template: Database, run: Run, s: Settings, report: Report, csv_path:
         sink.reset()
         if side == "app":
             copy = source.copy(f"send_{r}")
-            seconds, _, _ = run.measured([SURVEYAPP, "invitations", "send"], copy, f"send-app-{template.kind}",
+            seconds, _, _ = run.measured([SURVEYAPP, "invitations", "send", "--yes"], copy, f"send-app-{template.kind}",
                                          **smtp)
         else:
             copy = None

@@ -27,8 +27,9 @@ AUTHORISATION_FAILURE = "authorisation_failure"
 TOKEN_FAILURE = "token_failure"
 RATE_LIMITED = "rate_limited"
 SESSION_REVOKED = "session_revoked"
+TEST_EMAIL_SENT = "test_email_sent"  # a researcher sent themselves a test of an invitation
 KINDS = frozenset({LOGIN_FAILURE, LOGIN_THROTTLED, AUTHORISATION_FAILURE, TOKEN_FAILURE,
-                   RATE_LIMITED, SESSION_REVOKED})
+                   RATE_LIMITED, SESSION_REVOKED, TEST_EMAIL_SENT})
 
 # Personal links are /p/<token>/...; the token is a secret and never reaches a log.
 _TOKEN_IN_PATH = re.compile(r"^(/p/)[^/]+")

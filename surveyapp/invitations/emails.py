@@ -47,46 +47,68 @@ def personal_links(nominee: Nominee) -> tuple[str, str]:
     return f"{base}/p/{token}", f"{base}/p/{token}/decline"
 
 
+# In a preview or a test email the personal link must not be anyone's real link (whoever
+# received it could answer, or decline, as the nominee): an example that opens nothing.
+EXAMPLE_LINK_PATH = "/p/example-link-for-testing"
+
+
+def example_links() -> tuple[str, str]:
+    base = current_app.config["PUBLIC_URL"].rstrip("/") + EXAMPLE_LINK_PATH
+    return base, f"{base}/decline"
+
+
 def _subject(kind: str, study_title: str) -> str:
     if kind == MessageKind.REMINDER:
         return _("Reminder: %(study)s", study=study_title)
     return _("Invitation to take part: %(study)s", study=study_title)
 
 
-def _render(kind: str, nominee: Nominee, locale: str) -> tuple[str, str]:
+def render(kind: str, nominee: Nominee, locale: str, *, example: bool = False, test: bool = False) -> tuple[str, str]:
+    """The subject and body for ``nominee`` in one language. A preview (``example``) carries
+    example links, not the nominee's own; a test email also says it is a test."""
     with force_locale(locale):
         study = nominee.participant.study
         title = tr(study.title, locale)
-        link, decline = personal_links(nominee)
+        link, decline = example_links() if example or test else personal_links(nominee)
         la = local_authorities().get(nominee.la_code)
         body = render_template(
             f"invitations/email/{kind}.txt", name=one_line(nominee.name), study_title=title, link=link,
             decline_link=decline, study=study, contacts=study_contacts(study, locale),
             local_authority=la.name(locale) if la else nominee.la_code,
         )
-        return _subject(kind, title), body
+        subject = _subject(kind, title)
+        if test:
+            subject = _("[TEST] %(subject)s", subject=subject)
+            body = _("This is a test email, sent to you from the preview. The links in it are examples "
+                     "and do not work: each nominee's email has their own link.") + "\n\n" + body
+        return subject, body
 
 
-def compose(kind: str, nominee: Nominee, message_id_seed: str) -> tuple[EmailMessage, str]:
+def compose(kind: str, nominee: Nominee, message_id_seed: str, *,
+            test_recipient: tuple[str, str] | None = None) -> tuple[EmailMessage, str]:
     """The email for one nominee and the language it is in ('cy', 'en' or 'bilingual').
-    Raises MessageUnsendable when the nominee's address cannot be used."""
+    Raises MessageUnsendable when the nominee's address cannot be used.
+
+    ``test_recipient`` (name, address): the same email marked as a test, with example links,
+    to that person instead of the nominee."""
     if nominee.name != one_line(nominee.name):
         # A name on several lines (a two-line spreadsheet cell) is usually a name and
         # something else: greeting "Rhiannon Prys (Pennaeth Diogelu)" would be wrong, so the
         # researcher corrects it first. New names are put on one line when they are entered.
         raise MessageUnsendable(NAME_LINES)
     mode = language_mode(nominee)
+    test = test_recipient is not None
     if mode == "bilingual":
-        subject_cy, body_cy = _render(kind, nominee, "cy")
-        subject_en, body_en = _render(kind, nominee, "en")
+        subject_cy, body_cy = render(kind, nominee, "cy", test=test)
+        subject_en, body_en = render(kind, nominee, "en", test=test)
         subject, body = f"{subject_cy} / {subject_en}", body_cy + SEPARATOR + body_en
     else:
-        subject, body = _render(kind, nominee, mode)
+        subject, body = render(kind, nominee, mode, test=test)
     message = EmailMessage()
     message["Subject"] = _parsed("Subject", one_line(subject))
     for name, header in _sender_headers(nominee.participant.study, mode):
         message[name] = header
-    message["To"] = recipient(nominee.name, nominee.email)
+    message["To"] = recipient(*(test_recipient or (nominee.name, nominee.email)))
     message["Message-ID"] = make_msgid(idstring=message_id_seed, domain=current_app.config["MAIL_DOMAIN"])
     message.set_content(body, charset="utf-8")
     message["Content-Language"] = _parsed("Content-Language", "cy, en" if mode == "bilingual" else mode)  # after

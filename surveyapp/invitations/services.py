@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 
 from surveyapp.db import db, utcnow
 from surveyapp.errors import DomainError
+from surveyapp.invitations import preview
 from surveyapp.invitations.groups import Group, _reason, claim_message, claim_pending  # noqa: F401
 from surveyapp.invitations.mailer import (
     Mailer,
@@ -34,16 +35,21 @@ from surveyapp.invitations.models import (
     Reason,
 )
 from surveyapp.nominees.models import Nominee
-from surveyapp.participant.models import Participant, ParticipantStatus
+from surveyapp.nominees.status import DELIVERED  # noqa: F401 (the dashboard imports it from here)
 from surveyapp.studies.models import Study
-
-DELIVERED = (MessageStatus.SENT.value, MessageStatus.SENDING.value, MessageStatus.UNCERTAIN.value)
-FINISHED_PARTICIPANT = (ParticipantStatus.SUBMITTED.value, ParticipantStatus.DECLINED.value,
-                        ParticipantStatus.REFUSED.value)
 
 
 class NothingToSend(DomainError):
     pass
+
+
+class ListChanged(DomainError):
+    """The nominees a batch would go to are not those the researcher previewed: nothing was
+    sent. ``selection`` is the list as it is now."""
+
+    def __init__(self, selection: preview.Selection | None):
+        super().__init__("the list changed since the preview")
+        self.selection = selection
 
 
 def open_batch(study: Study) -> Batch | None:
@@ -53,42 +59,28 @@ def open_batch(study: Study) -> Batch | None:
         .order_by(Batch.id).limit(1))
 
 
-def _in_open_batches(study: Study):
-    return (sa.select(Message.nominee_id).join(Batch)
-            .where(Batch.study_id == study.id, Batch.status != BatchStatus.DONE.value,
-                   Message.status == MessageStatus.PENDING.value))
+def unfinished_batch(study: Study, kind: MessageKind) -> Batch | None:
+    """The first batch of this kind not yet finished: sent again before any new one is made."""
+    return db.session.scalar(
+        sa.select(Batch).where(Batch.study_id == study.id, Batch.kind == kind.value,
+                               Batch.status != BatchStatus.DONE.value).order_by(Batch.id).limit(1))
 
 
 def nominees_to_invite(study: Study) -> list[Nominee]:
-    """Not declined, never handed an invitation, and not already waiting in a batch."""
-    invited = sa.select(Message.nominee_id).where(Message.kind == MessageKind.INVITATION.value,
-                                                  Message.status.in_(DELIVERED))
-    return list(db.session.scalars(
-        sa.select(Nominee).where(Nominee.study_id == study.id, Nominee.declined_at.is_(None),
-                                 Nominee.id.not_in(invited), Nominee.id.not_in(_in_open_batches(study)))
-        .order_by(Nominee.id)))
+    """Not declined, never handed an invitation, not waiting in a batch, with a usable address
+    and not bounced (see ``preview.select``)."""
+    return preview.select(study, MessageKind.INVITATION).to_send
 
 
 def nominees_to_remind(study: Study, now=None) -> list[Nominee]:
-    """Invited, not finished (submitted, declined or refused), and not written to lately."""
-    now = now or utcnow()
-    cutoff = now - timedelta(days=current_app.config["REMINDER_INTERVAL_DAYS"])
-    last_contact = (sa.select(Message.nominee_id, sa.func.max(Message.attempted_at).label("last"))
-                    .where(Message.status.in_(DELIVERED)).group_by(Message.nominee_id).subquery())
-    invited = sa.select(Message.nominee_id).where(Message.kind == MessageKind.INVITATION.value,
-                                                  Message.status.in_(DELIVERED))
-    return list(db.session.scalars(
-        sa.select(Nominee).join(Participant, Nominee.participant_id == Participant.id)
-        .join(last_contact, last_contact.c.nominee_id == Nominee.id)
-        .where(Nominee.study_id == study.id, Nominee.declined_at.is_(None),
-               Participant.status.not_in(FINISHED_PARTICIPANT), Nominee.id.in_(invited),
-               last_contact.c.last <= cutoff, Nominee.id.not_in(_in_open_batches(study)))
-        .order_by(Nominee.id)))
+    """Invited, not finished (submitted or declined), not written to lately, with a usable
+    address and not bounced (see ``preview.select``)."""
+    return preview.select(study, MessageKind.REMINDER, now=now).to_send
 
 
 def create_batch(study: Study, kind: MessageKind, created_by_id: int | None = None,
                  nominee_ids: list[int] | None = None) -> Batch:
-    candidates = nominees_to_invite(study) if kind == MessageKind.INVITATION else nominees_to_remind(study)
+    candidates = preview.select(study, kind).to_send
     if nominee_ids is not None:
         wanted = set(nominee_ids)
         candidates = [n for n in candidates if n.id in wanted]
@@ -99,6 +91,36 @@ def create_batch(study: Study, kind: MessageKind, created_by_id: int | None = No
     db.session.add(batch)
     db.session.flush()
     return batch
+
+
+def confirm(study: Study, kind: MessageKind, token: str | None, user_id: int) -> Batch:
+    """The batch a researcher confirmed on the preview: the rest of the unfinished batch the
+    token names, or a new batch for exactly the nominees previewed.
+
+    Raises preview.ConfirmationRefused for a missing, tampered, expired or someone else's
+    token, and ListChanged when the list is no longer the one previewed (nothing is made)."""
+    confirmation = preview.read_token(token, kind, user_id)
+    unfinished = unfinished_batch(study, kind)
+    if confirmation.batch_id is not None:
+        if unfinished is None or unfinished.id != confirmation.batch_id:
+            raise ListChanged(None)  # finished (or replaced) since the preview
+        return unfinished
+    selection = preview.select(study, kind)
+    if unfinished is not None or selection.digest != confirmation.digest or not selection.to_send:
+        raise ListChanged(selection)
+    return create_batch(study, kind, created_by_id=user_id, nominee_ids=selection.ids)
+
+
+def batches_page(study: Study, page: int, per_page: int = 20) -> tuple[list[Batch], int, int]:
+    """One page of the study's batches, newest first: (batches, page, pages). A page out of
+    range is page 1."""
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Batch).where(Batch.study_id == study.id))
+    pages = max(1, -(-total // per_page))
+    if not 1 <= page <= pages:
+        page = 1
+    batches = db.session.scalars(sa.select(Batch).where(Batch.study_id == study.id).order_by(Batch.id.desc())
+                                 .limit(per_page).offset((page - 1) * per_page)).all()
+    return list(batches), page, pages
 
 
 def counts_by_batch(batch_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -217,10 +239,7 @@ def run_batch(batch_id: int, progress: Callable[[Message], None] | None = None,
 
 def resume_or_create(study: Study, kind: MessageKind, created_by_id: int | None = None) -> Batch:
     """An unfinished batch of this kind if there is one (to send again), else a new batch."""
-    batch = db.session.scalar(
-        sa.select(Batch).where(Batch.study_id == study.id, Batch.kind == kind.value,
-                               Batch.status != BatchStatus.DONE.value).order_by(Batch.id).limit(1))
-    return batch or create_batch(study, kind, created_by_id)
+    return unfinished_batch(study, kind) or create_batch(study, kind, created_by_id)
 
 
 class AlreadyHandled(DomainError):

@@ -27,7 +27,10 @@ POST_ROUTES = {
     "/logout": "signed-in",
     "/researcher/invitations/messages/<id:message_id>/resend": RESEARCHER,
     "/researcher/invitations/send/<kind>": RESEARCHER,
-    "/researcher/nominees/<id:nominee_id>": RESEARCHER,
+    "/researcher/invitations/send/<kind>/test": RESEARCHER,
+    "/researcher/nominees/<id:nominee_id>/edit": RESEARCHER,
+    "/researcher/nominees/<id:nominee_id>/decline": RESEARCHER,
+    "/researcher/nominees/<id:nominee_id>/messages/<id:message_id>/resend": RESEARCHER,
     "/researcher/nominees/import": RESEARCHER,
     "/researcher/nominees/import/valid-rows": RESEARCHER,
     "/researcher/nominees/import/jobs/<id:job_id>/valid-rows": RESEARCHER,
@@ -43,6 +46,9 @@ ID_ROUTES = {
     "/researcher/invitations/batches/<id:batch_id>/progress": RESEARCHER,
     "/researcher/invitations/messages/<id:message_id>/resend": RESEARCHER,
     "/researcher/nominees/<id:nominee_id>": RESEARCHER,
+    "/researcher/nominees/<id:nominee_id>/edit": RESEARCHER,
+    "/researcher/nominees/<id:nominee_id>/decline": RESEARCHER,
+    "/researcher/nominees/<id:nominee_id>/messages/<id:message_id>/resend": RESEARCHER,
     "/researcher/nominees/import/jobs/<id:job_id>": RESEARCHER,
     "/researcher/nominees/import/jobs/<id:job_id>/progress": RESEARCHER,
     "/researcher/nominees/import/jobs/<id:job_id>/valid-rows": RESEARCHER,
@@ -53,6 +59,7 @@ ID_ROUTES = {
 }
 # Other arguments in a path: a study's slug, a message kind, a static file's name.
 STRING_ROUTES = {"/s/<slug:slug>": ANYONE, "/researcher/invitations/send/<kind>": RESEARCHER,
+                 "/researcher/invitations/send/<kind>/test": RESEARCHER,
                  "/static/<path:filename>": ANYONE}
 
 

@@ -110,7 +110,7 @@ def test_edit_nominee(world, language, payload, field):
             "email": f"victim.{language}.{uid}@example.org", field: _value(payload, field, uid)}
     read = "SELECT name, email, role, la_code, agency FROM nominee WHERE id = :i"
     before, old = world.audit.counts(), row(world.app, read, i=victim)
-    response = staff.client.post(f"/researcher/nominees/{victim}", data={"csrf_token": staff.csrf, **data})
+    response = staff.client.post(f"/researcher/nominees/{victim}/edit", data={"csrf_token": staff.csrf, **data})
     answer = world.check(staff.client, response, language, allowed={302, 400})
     world.settle(before)
     if answer.status == 302:

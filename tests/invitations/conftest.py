@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import queue
 import re
@@ -191,3 +192,28 @@ def session_thread():
     yield factory
     for thread in threads:
         thread.close()
+
+
+FORM_RE = re.compile(r'<form method="post" action="([^"]+)"[^>]*data-(confirm|test)="(\w+)"[^>]*>(.*?)</form>', re.S)
+INPUT_RE = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+
+
+def preview_forms(page: str) -> dict[tuple[str, str], tuple[str, dict[str, str]]]:
+    """The preview page's forms: {("confirm", "new"|"resume") or ("test", language): (action, fields)}."""
+    return {(role, which): (html.unescape(action), {k: html.unescape(v) for k, v in INPUT_RE.findall(body)})
+            for action, role, which, body in FORM_RE.findall(page)}
+
+
+def open_preview(browser, kind: str = "invitation"):
+    response = browser.get(f"/researcher/invitations/send/{kind}")
+    assert response.status_code == 200, response.status_code
+    return preview_forms(browser.page)
+
+
+def confirm_send(browser, kind: str = "invitation", which: str = "new"):
+    """Open the preview and press its Send button (``which``: "new", or "resume" for the rest of
+    an unfinished batch), as a researcher does."""
+    forms = open_preview(browser, kind)
+    assert ("confirm", which) in forms, f"no {which} confirmation on the preview"
+    action, fields = forms["confirm", which]
+    return browser.client.post(action, data=fields)

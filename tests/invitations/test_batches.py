@@ -118,7 +118,7 @@ def test_killed_half_way_then_run_again_sends_everyone_exactly_once(mail_app, sm
     smtp.handler.block_on = 12
 
     proc = subprocess.Popen(
-        [CLI, "invitations", "send"],
+        [CLI, "invitations", "send", "--yes"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -148,7 +148,7 @@ def test_killed_half_way_then_run_again_sends_everyone_exactly_once(mail_app, sm
     assert len(smtp.handler.received) == 12
     assert _statuses(mail_app) == Counter({"sent": 10, "sending": 10, "pending": 13})
 
-    second = run_cli(env, "invitations", "send")
+    second = run_cli(env, "invitations", "send", "--yes")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "13 to send" in second.stdout
     # The whole interrupted group is uncertain, never sent again by itself: two of them did go
@@ -167,7 +167,7 @@ def test_killed_half_way_then_run_again_sends_everyone_exactly_once(mail_app, sm
     with mail_app.app_context():
         assert db.session.scalars(sa.select(Batch.status)).all() == ["done"]
 
-    third = run_cli(env, "invitations", "send")
+    third = run_cli(env, "invitations", "send", "--yes")
     assert third.returncode == 0, third.stdout + third.stderr
     assert "nobody to send to" in third.stdout
     assert len(smtp.handler.received) == 25
@@ -228,7 +228,7 @@ def test_a_connection_dropped_inside_data_is_uncertain_and_never_sent_again(mail
     with mail_app.app_context():
         assert services.run_batch(batch_id).status == "done"
     assert smtp.handler.addresses() == Counter({p[1]: 1 for p in people if p[1] != in_doubt})
-    second = run_cli(cli_env(mail_app, smtp.port), "invitations", "send")
+    second = run_cli(cli_env(mail_app, smtp.port), "invitations", "send", "--yes")
     assert second.returncode == 0 and "nobody to send to" in second.stdout, second.stdout + second.stderr
     assert smtp.handler.for_address(in_doubt) == [] and len(smtp.handler.dropped) == 1
     assert _statuses(mail_app) == Counter({"sent": 3, "uncertain": 1})

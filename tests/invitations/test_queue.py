@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import pytest
@@ -15,9 +14,8 @@ from surveyapp.db import db
 from surveyapp.invitations.models import Batch, Message
 from surveyapp.tasks import get_huey
 
-from .conftest import LINK_KEY, csv_of, load_nominees, sign_in_researcher
+from .conftest import LINK_KEY, confirm_send, csv_of, load_nominees, open_preview, sign_in_researcher
 
-FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')  # the invitations page's own forms
 PEOPLE = (
     ("Aled Wyn", "aled@example.org", "en"),
     ("Siân Ŵyn", "sian@example.org", "cy"),
@@ -42,11 +40,8 @@ def test_web_send_only_queues_and_the_worker_sends(make_app, smtp, study, tmp_pa
         load_nominees(app, study, csv_of(*PEOPLE))
         browser = sign_in_researcher(app)
         assert browser.get("/researcher/invitations/").status_code == 200
-        assert "Send the invitation to 3 nominees" in browser.page
-        token = FORM_TOKEN.search(browser.page).group(1)
-        response = browser.client.post(
-            "/researcher/invitations/send/invitation", data={"csrf_token": token}
-        )
+        assert "Check and send the invitation to 3 nominees" in browser.page
+        response = confirm_send(browser)
         assert response.status_code == 302
         with app.app_context():
             batch = db.session.scalars(sa.select(Batch)).one()
@@ -80,15 +75,9 @@ def test_web_send_only_queues_and_the_worker_sends(make_app, smtp, study, tmp_pa
         assert (progress["status"], progress["done"], progress["total"]) == ("done", 3, 3)
         assert progress["counts"]["sent"] == 3
 
-        # Asking again: nobody left to invite, nothing queued.
-        browser.get("/researcher/invitations/")
-        token = FORM_TOKEN.search(browser.page).group(1)
-        response = browser.client.post(
-            "/researcher/invitations/send/invitation", data={"csrf_token": token}
-        )
-        assert response.status_code == 302 and response.location.endswith(
-            "/researcher/invitations/"
-        )
+        # Asking again: nobody left to invite, no Send button, nothing queued.
+        assert ("confirm", "new") not in open_preview(browser)
+        assert "data-nobody" in browser.page
         assert huey.pending_count() == 0
     finally:
         huey.flush()
@@ -100,7 +89,7 @@ def test_cli_send_shows_progress_and_a_summary(mail_app, smtp, study):
     load_nominees(mail_app, study, csv_of(*PEOPLE))
     runner = CliRunner()
     result = runner.invoke(
-        main, ["invitations", "send"], obj=ScriptInfo(create_app=lambda: mail_app)
+        main, ["invitations", "send", "--yes"], obj=ScriptInfo(create_app=lambda: mail_app)
     )
     assert result.exit_code == 0, result.output
     assert "(invitation): 3 to send, 0 already handled" in result.output
@@ -109,7 +98,7 @@ def test_cli_send_shows_progress_and_a_summary(mail_app, smtp, study):
     assert smtp.handler.addresses() == Counter({p[1]: 1 for p in PEOPLE})
 
     again = runner.invoke(
-        main, ["invitations", "send"], obj=ScriptInfo(create_app=lambda: mail_app)
+        main, ["invitations", "send", "--yes"], obj=ScriptInfo(create_app=lambda: mail_app)
     )
     assert again.exit_code == 0, again.output
     assert "nobody to send to" in again.output
@@ -121,7 +110,7 @@ def test_cli_send_with_the_mail_server_down_fails_and_resumes(mail_app, smtp, st
     smtp.stop()
     runner = CliRunner()
     result = runner.invoke(
-        main, ["invitations", "send"], obj=ScriptInfo(create_app=lambda: mail_app)
+        main, ["invitations", "send", "--yes"], obj=ScriptInfo(create_app=lambda: mail_app)
     )
     assert result.exit_code == 1, result.output
     assert "interrupted: 0 sent, 0 failed, 0 uncertain, 3 still to send" in result.output
@@ -129,7 +118,7 @@ def test_cli_send_with_the_mail_server_down_fails_and_resumes(mail_app, smtp, st
 
     smtp.start()
     result = runner.invoke(
-        main, ["invitations", "send"], obj=ScriptInfo(create_app=lambda: mail_app)
+        main, ["invitations", "send", "--yes"], obj=ScriptInfo(create_app=lambda: mail_app)
     )
     assert result.exit_code == 0, result.output
     assert "3 to send, 0 already handled" in result.output
@@ -152,21 +141,15 @@ def test_a_web_batch_interrupted_by_the_mail_server_can_be_resumed_from_the_web(
     load_nominees(app, study, csv_of(*PEOPLE))
     browser = sign_in_researcher(app)
 
-    def press_send():
-        browser.get("/researcher/invitations/")
-        token = FORM_TOKEN.search(browser.page).group(1)
-        return browser.client.post(
-            "/researcher/invitations/send/invitation", data={"csrf_token": token}
-        )
-
-    assert press_send().status_code == 302
+    assert confirm_send(browser).status_code == 302
     smtp.stop()
     huey.execute(huey.dequeue())
     with app.app_context():
         assert db.session.scalars(sa.select(Batch.status)).all() == ["interrupted"]
     smtp.start()
 
-    press_send()
+    # The preview offers the rest of the stopped batch, with its own confirmation.
+    assert confirm_send(browser, which="resume").status_code == 302
     task = huey.dequeue()
     assert task is not None, "pressing Send again queued nothing: the pending nominees are stuck"
     huey.execute(task)
