@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import EmailField, HiddenField, RadioField, SelectChoice, SelectField, StringField
+from wtforms import EmailField, HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
 from surveyapp.forms import TOO_LONG, BaseForm
 from surveyapp.i18n import current_locale
-from surveyapp.nominees.models import EMAIL_LENGTH, NAME_LENGTH, ROLE_LENGTH
+from surveyapp.nominees.models import DECLINED_REASON_LENGTH, EMAIL_LENGTH, NAME_LENGTH, ROLE_LENGTH
 from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
 
 
@@ -54,3 +54,16 @@ class NomineeForm(BaseForm):
         locale = current_locale()
         self.la_code.choices = sorted((SelectChoice(la.code, la.name(locale)) for la in local_authorities().values()),
                                       key=lambda c: c.label)
+
+
+class DeclineForm(BaseForm):
+    """Marking a nominee declined: why (they said so by email or phone), cleaned by BaseForm."""
+
+    reason = TextAreaField(_l("Why they declined"), description=_l(
+        "For example: \"Replied by email that they do not have time\". Up to 500 characters."),
+        validators=[DataRequired(message=_l("Enter why they declined.")),
+                    Length(max=DECLINED_REASON_LENGTH, message=TOO_LONG)])
+
+
+class ConfirmForm(BaseForm):
+    """Only a CSRF token: the confirmation of an action named on its page."""

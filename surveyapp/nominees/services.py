@@ -13,7 +13,14 @@ from surveyapp import text
 from surveyapp.db import db, utcnow
 from surveyapp.errors import DomainError
 from surveyapp.nominees.importer import NomineeCheck, RowProblem
-from surveyapp.nominees.models import NAME_LENGTH, ROLE_LENGTH, ImportStatus, Nominee, NomineeImport
+from surveyapp.nominees.models import (
+    DECLINED_REASON_LENGTH,
+    NAME_LENGTH,
+    ROLE_LENGTH,
+    ImportStatus,
+    Nominee,
+    NomineeImport,
+)
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.participant.services import create_linked_participant, derive_token, hash_token
 from surveyapp.studies.models import Study
@@ -227,6 +234,19 @@ def update_nominee(nominee: Nominee, data: NomineeData) -> None:
     if nominee.participant.language is None and data.preferred_language in ("cy", "en"):
         nominee.participant.language = data.preferred_language
     db.session.flush()
+
+
+def mark_declined(nominee: Nominee, reason: str, by_user_id: int) -> bool:
+    """A researcher records that the nominee said no (by email, by phone), why, and who
+    recorded it. Compare-and-swap: False, and nothing changed, when the nominee has already
+    declined (from their own link, or marked by someone else first). Flushes."""
+    reason, now = text.clean_text(reason.strip(), max_length=DECLINED_REASON_LENGTH), utcnow()
+    marked = db.session.execute(
+        sa.update(Nominee).where(Nominee.id == nominee.id, Nominee.declined_at.is_(None))
+        .values(declined_at=now, declined_reason=reason, declined_by_id=by_user_id, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    db.session.refresh(nominee)
+    return marked
 
 
 # -- imports run by the worker (large files uploaded from the web) -----------------------------

@@ -1,24 +1,30 @@
-"""Researchers' nominee pages: the list, importing a file (check first), adding and editing."""
+"""Researchers' nominee pages: the list, a nominee's page with their history and what can be
+done there (send again, mark declined, edit), importing a file (check first), adding."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_number, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 
 from surveyapp import text
 from surveyapp.access import Role, roles_required
-from surveyapp.dashboard.services import STATUS_TITLES, nominee_progress
+from surveyapp.consent.models import METHOD_TITLES
 from surveyapp.extensions import db
 from surveyapp.i18n import current_locale
-from surveyapp.nominees import services
-from surveyapp.nominees.forms import ConfirmImportForm, JobForm, NomineeForm, UploadForm
+from surveyapp.invitations import services as invitations
+from surveyapp.invitations.models import Message, MessageKind
+from surveyapp.invitations.outcomes import describe
+from surveyapp.nominees import listing, services
+from surveyapp.nominees.forms import ConfirmForm, ConfirmImportForm, DeclineForm, JobForm, NomineeForm, UploadForm
+from surveyapp.nominees.history import EMAIL_KINDS, LANGUAGE_NAMES, history, load_nominee
 from surveyapp.nominees.models import ImportStatus, Nominee, NomineeImport
-from surveyapp.reference import LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities
+from surveyapp.nominees.status import STATUS_TITLES, NomineeStatus, status_counts, status_of
+from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities, regions
 from surveyapp.studies.services import current_study
 from surveyapp.tasks import enqueue, read_progress
 from surveyapp.web import validates_own_csrf
@@ -29,11 +35,26 @@ bp = Blueprint("nominees", __name__, template_folder="templates", url_prefix="/r
 @bp.get("/")
 @roles_required(Role.RESEARCHER)
 def index():
-    study = current_study()
-    return render_template("nominees/index.html", study=study, progress=nominee_progress(study),
-                           status_titles=STATUS_TITLES, service_titles=SERVICE_AREAS,
-                           languages=LANGUAGE_PREFERENCES, local_authorities=local_authorities(),
-                           locale=current_locale())
+    """The list, filtered, searched, sorted and paged by the query (see listing.py)."""
+    study, locale = current_study(), current_locale()
+    filters = listing.parse(request.args)
+    page = listing.page(study, filters, locale)
+    counts = status_counts(study, listing.filtered(study, page.filters)) if page.total else None
+    return render_template("nominees/index.html", study=study, page=page, filters=page.filters, counts=counts,
+                           showing=_showing(page), statuses=list(NomineeStatus), status_titles=STATUS_TITLES,
+                           service_titles=SERVICE_AREAS, language_names=LANGUAGE_NAMES,
+                           languages=list(LANGUAGE_PREFERENCES), local_authorities=local_authorities(),
+                           authority_choices=sorted(local_authorities().values(), key=lambda la: la.name(locale)),
+                           regions=regions(), locale=locale)
+
+
+def _showing(page: listing.Page) -> str:
+    """"Showing 51 to 100 of 10,000 nominees", numbers written as the reader's language writes them."""
+    if not page.total:
+        return _("No nominees match what you chose.") if page.filters.narrowed else _("No nominees yet.")
+    return ngettext("Showing %(first)s to %(last)s of %(total)s nominee",
+                    "Showing %(first)s to %(last)s of %(total)s nominees", page.total,
+                    first=format_number(page.first), last=format_number(page.last), total=format_number(page.total))
 
 
 INLINE_BYTES = 200_000  # files up to this size (about 2,000 rows) are imported in the request
@@ -158,13 +179,90 @@ def new():
     return _save(form, None)
 
 
-@bp.route("/<id:nominee_id>", methods=["GET", "POST"])
+def _nominee_or_404(nominee_id: int) -> Nominee:
+    nominee = load_nominee(nominee_id, current_study().id)
+    if nominee is None:
+        abort(404)
+    return nominee
+
+
+@bp.get("/<id:nominee_id>")
+@roles_required(Role.RESEARCHER)
+def show(nominee_id: int):
+    """Who the nominee is, their status and everything that has happened, oldest first."""
+    nominee = _nominee_or_404(nominee_id)
+    return render_template("nominees/show.html", nominee=nominee, history=history(nominee),
+                           status=status_of(nominee), status_titles=STATUS_TITLES, service_titles=SERVICE_AREAS,
+                           agencies=AGENCIES, language_names=LANGUAGE_NAMES, kind_titles=EMAIL_KINDS,
+                           method_titles=METHOD_TITLES, authority=local_authorities().get(nominee.la_code),
+                           locale=current_locale())
+
+
+def _message_or_404(nominee: Nominee, message_id: int) -> Message:
+    message = db.session.get(Message, message_id)
+    if message is None or message.nominee_id != nominee.id:
+        abort(404)
+    return message
+
+
+@bp.route("/<id:nominee_id>/messages/<id:message_id>/resend", methods=["GET", "POST"])
+@roles_required(Role.RESEARCHER)
+def resend(nominee_id: int, message_id: int):
+    """Send one failed or uncertain email again, after a confirmation page. A second press (a
+    double click, a colleague at the same time) queues nothing more (see invitations.resend)."""
+    nominee = _nominee_or_404(nominee_id)
+    message = _message_or_404(nominee, message_id)
+    back = url_for("nominees.show", nominee_id=nominee.id)
+    name = text.isolated(nominee.name)
+    if request.method == "GET":
+        if message.status not in invitations.RESENDABLE:
+            flash(_("The message to %(name)s has already been sent again, or sent; it was not queued a second "
+                    "time.", name=name))
+            return redirect(back)
+        return render_template("nominees/resend.html", nominee=nominee, message=message, form=ConfirmForm(),
+                               outcome=describe(message), reminder=message.kind == MessageKind.REMINDER)
+    try:
+        batch = invitations.resend(message.id)
+    except invitations.AlreadyHandled:
+        db.session.rollback()
+        flash(_("The message to %(name)s has already been sent again, or sent; it was not queued a second time.",
+                name=name))
+        return redirect(back)
+    db.session.commit()
+    enqueue("send_batch", batch.id)
+    flash(_("The message to %(name)s has been queued again.", name=name))
+    return redirect(back)
+
+
+@bp.route("/<id:nominee_id>/decline", methods=["GET", "POST"])
+@validates_own_csrf
+@roles_required(Role.RESEARCHER)
+def decline(nominee_id: int):
+    """Record that the nominee said no, and why. Nothing changes for someone already declined."""
+    nominee = _nominee_or_404(nominee_id)
+    back = url_for("nominees.show", nominee_id=nominee.id)
+    name = text.isolated(nominee.name)
+    if nominee.declined_at is not None:
+        flash(_("%(name)s has already declined: nothing was changed.", name=name))
+        return redirect(back)
+    form = DeclineForm()
+    if form.validate_on_submit():
+        if services.mark_declined(nominee, form.reason.data, current_user.id):
+            db.session.commit()
+            flash(_("%(name)s has been marked as declined. They will not be sent invitations or reminders.",
+                    name=name))
+        else:
+            db.session.rollback()
+            flash(_("%(name)s has already declined: nothing was changed.", name=name))
+        return redirect(back)
+    return render_template("nominees/decline.html", nominee=nominee, form=form), 400 if form.errors else 200
+
+
+@bp.route("/<id:nominee_id>/edit", methods=["GET", "POST"])
 @validates_own_csrf
 @roles_required(Role.RESEARCHER)
 def edit(nominee_id: int):
-    nominee = db.session.get(Nominee, nominee_id)
-    if nominee is None:
-        abort(404)
+    nominee = _nominee_or_404(nominee_id)
     return _save(NomineeForm(obj=nominee), nominee)
 
 
@@ -182,6 +280,6 @@ def _save(form: NomineeForm, nominee: Nominee | None):
         else:
             db.session.commit()
             flash(_("%(name)s has been saved.", name=text.isolated(nominee.name)))
-            return redirect(url_for("nominees.index"))
+            return redirect(url_for("nominees.show", nominee_id=nominee.id))
     return render_template("nominees/form.html", form=form, nominee=nominee, problem=problem), \
         400 if (problem or form.errors) else 200

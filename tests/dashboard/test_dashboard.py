@@ -726,7 +726,7 @@ def test_adding_someone_already_listed_is_refused(app, study, researcher, nomine
 def test_editing_a_nominee(app, study, researcher, nominees):
     browser = sign_in(app)
     nominee_id = nominees[CAY_CHILDREN]
-    url = f"/researcher/nominees/{nominee_id}"
+    url = f"/researcher/nominees/{nominee_id}/edit"
     assert browser.get(url).status_code == 200
     page = dom(browser.page)
     assert page.one("input", id="email").get("value") == CAY_CHILDREN
@@ -752,7 +752,7 @@ def test_editing_to_another_nominees_email_changes_nothing(app, study, researche
                     n.preferred_language)
 
     before = snapshot()
-    response = browser.post(f"/researcher/nominees/{nominee_id}", {
+    response = browser.post(f"/researcher/nominees/{nominee_id}/edit", {
         "name": "Someone Else", "email": RCT_CHILDREN.upper(), "la_code": "RCT",
         "service_area": "adults", "agency": "police", "role": "Changed",
         "preferred_language": "en"})

@@ -254,10 +254,12 @@ def add_stored_spoof(app, study) -> str:
     return name
 
 
-@pytest.mark.parametrize("path", ["/researcher/nominees/", "/researcher/"])
+@pytest.mark.parametrize("path", ["/researcher/nominees/", "/researcher/nominees/{id}"])
 def test_a_stored_right_to_left_override_is_shown_inside_bdi(app, study, researcher, path):
     name = add_stored_spoof(app, study)
-    response = researcher.get(path)
+    with app.app_context():
+        nominee_id = db.session.scalar(sa.select(Nominee.id).where(Nominee.name == name))
+    response = researcher.get(path.format(id=nominee_id))
     assert response.status_code == 200
     holding = [(data, isolated) for data, isolated in isolation(researcher.page).texts if RLO in data]
     assert holding, "the name is on the page"
@@ -271,7 +273,7 @@ def test_the_saved_message_isolates_the_name(app, study, researcher):
         nominee, = import_nominees(db.session.get(Study, study.id), result.rows, app.config["LINK_KEY"])
         db.session.commit()
         nominee_id = nominee.id
-    response = researcher.post(f"/researcher/nominees/{nominee_id}", {**NEW, "name": "Catrin Hughes",
+    response = researcher.post(f"/researcher/nominees/{nominee_id}/edit", {**NEW, "name": "Catrin Hughes",
                                                                      "email": "catrin.hughes@example.org"})
     assert response.status_code == 302
     researcher.get(response.location)
