@@ -116,14 +116,3 @@ def counts(study: Study) -> Counts:
     included = by_status[NomineeStatus.SUBMITTED] + open_link.get(ParticipantStatus.SUBMITTED.value, 0)
     return Counts(sum(by_status.values()), approached, engaged, included, by_status)
 
-
-@dataclass(frozen=True)
-class NomineeProgress:  # TEMPORARY: until the nominee list reads nominees.status itself
-    nominee: Nominee
-    status: NomineeStatus
-
-
-def nominee_progress(study: Study) -> list[NomineeProgress]:  # TEMPORARY (see above)
-    from surveyapp.nominees.status import select_with_status
-    return [NomineeProgress(n, NomineeStatus(s)) for n, s in
-            db.session.execute(select_with_status(study).order_by(Nominee.la_code, Nominee.name))]
