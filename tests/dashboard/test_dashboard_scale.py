@@ -4,8 +4,6 @@ function agrees with a nominee's own record."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from surveyapp.access import Role
 from surveyapp.db import db, utcnow
 from surveyapp.nominees import status as nominee_status
@@ -13,6 +11,7 @@ from surveyapp.nominees.importer import parse_nominees
 from surveyapp.nominees.models import Nominee
 from surveyapp.nominees.services import import_nominees
 from surveyapp.studies.models import Study
+from tests.sql_statements import Statements
 
 from .test_dashboard import (
     RESEARCHER,
@@ -27,23 +26,6 @@ from .test_dashboard import (
 
 HEADER = "name,email,la_code,service_area,agency,role,preferred_language\n"
 
-
-class Statements:
-    def __init__(self, app):
-        with app.app_context():
-            self.engine = db.engine
-        self.count = 0
-
-    def _count(self, *args, **kwargs):
-        self.count += 1
-
-    def __enter__(self):
-        self.count = 0
-        sa.event.listen(self.engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "before_cursor_execute", self._count)
 
 
 def add_many(app, study, count: int, start: int) -> None:

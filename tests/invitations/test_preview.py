@@ -25,6 +25,7 @@ from surveyapp.reference import local_authorities
 from surveyapp.studies.models import Study
 from surveyapp.tasks import get_huey
 from tests.conftest import Browser
+from tests.sql_statements import Statements
 
 from .conftest import (
     csv_of,
@@ -406,25 +407,6 @@ def test_reminders_get_the_same_preview_and_confirmation(queue_app, smtp, study)
     assert smtp.handler.addresses() - before == Counter({SIAN[1]: 1, ALED[1]: 1})
 
 
-class _Statements:
-    """Counts the SQL statements the app sends (as tests/participant/test_autosave.py does)."""
-
-    def __init__(self, app):
-        with app.app_context():
-            self.engine = db.engine
-        self.count = 0
-
-    def _count(self, *args, **kwargs):
-        self.count += 1
-
-    def __enter__(self):
-        self.count = 0
-        sa.event.listen(self.engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "before_cursor_execute", self._count)
-
 
 def _mixed_list(app, study, start: int, stop: int) -> None:
     """Nominees ``start`` to ``stop`` in every language: a quarter invited, a quarter refused by
@@ -458,7 +440,7 @@ def test_the_preview_sends_as_many_statements_for_200_nominees_as_for_33(mail_ap
         if kind == "reminder":
             age_messages(mail_app, days=30)
         open_preview(browser, kind)  # warm: the first request of an app loads reference data
-        with _Statements(mail_app) as statements:
+        with Statements(mail_app) as statements:
             open_preview(browser, kind)
         counts[stop] = statements.count
         assert "data-sample=" in browser.page

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from surveyapp.db import db
 from surveyapp.responses.models import Answer
+from tests.sql_statements import Statements
 
 from .test_journey import _answers
 
@@ -177,25 +178,6 @@ def test_autosave_without_consent_stores_nothing(browser, study, app):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Answer)) == 0
 
 
-class _Statements:
-    """Counts the SQL statements the app's engine runs while active."""
-
-    def __init__(self, app):
-        with app.app_context():
-            self.engine = db.engine
-        self.count = 0
-
-    def _count(self, *args, **kwargs):
-        self.count += 1
-
-    def __enter__(self):
-        self.count = 0
-        sa.event.listen(self.engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "before_cursor_execute", self._count)
-
 
 def test_hot_paths_run_no_more_statements_than_they_did(browser, consented, app):
     """A ceiling, so a regression fails: one autosave of an existing answer is the statement
@@ -203,7 +185,7 @@ def test_hot_paths_run_no_more_statements_than_they_did(browser, consented, app)
     UPDATE that returns the new revision (it took 10 before the performance issue). Reading a
     section again is that first statement and the answers (7 before, with a commit)."""
     _autosave(browser, consented, "aims", "first", 0)
-    statements = _Statements(app)
+    statements = Statements(app)
     with statements:
         assert _autosave(browser, consented, "aims", "second", 1).status_code == 200
     assert statements.count <= 2, statements.count
