@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import session
+from flask import current_app, has_app_context, session
 
 from surveyapp import security
 from surveyapp.access import Role
@@ -20,19 +20,32 @@ from surveyapp.errors import DomainError
 
 MIN_PASSWORD_LENGTH = 12
 
-_hasher = PasswordHasher()
+# argon2id with the library's defaults (RFC 9106's low-memory profile: 64 MiB, 3 passes).
+# Only the test suite (ENV=testing) uses argon2-cffi's cheapest profile, which the library
+# provides for tests, so that its thousands of sign-ins do not each take 64 MiB and a tenth of
+# a second; a hash made there is re-made with the standard profile at the next real sign-in.
+_STANDARD = PasswordHasher()
+_TESTING = PasswordHasher.from_parameters(profiles.CHEAPEST)
+
+
+def password_hasher() -> PasswordHasher:
+    testing = has_app_context() and current_app.config.get("ENV") == "testing"
+    return _TESTING if testing else _STANDARD
+
+
+_hasher = password_hasher
 # Every sign-in attempt verifies exactly one argon2 hash: this one when the email is unknown,
 # the account is turned off or attempts are being slowed, so all of them take the same time.
 # Made on first use, not at import: argon2 takes 64 MiB and a noticeable time, which the CLI,
 # the task worker and the import of every module should not pay.
-_DUMMY_HASH: str | None = None
+_DUMMY_HASHES: dict[int, str] = {}
 
 
 def _dummy_hash() -> str:
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = _hasher.hash("not a real password, only for timing")
-    return _DUMMY_HASH
+    hasher = password_hasher()
+    if id(hasher) not in _DUMMY_HASHES:
+        _DUMMY_HASHES[id(hasher)] = hasher.hash("not a real password, only for timing")
+    return _DUMMY_HASHES[id(hasher)]
 
 
 @dataclass(frozen=True)
@@ -109,7 +122,7 @@ def create_user(email: str, name: str, password: str, roles: set[Role], language
     if find_by_email(email) is not None:
         raise DuplicateEmail(email)
     check_password_strength(password)
-    user = User(email=normalise_email(email), name=name.strip(), password_hash=_hasher.hash(password),
+    user = User(email=normalise_email(email), name=name.strip(), password_hash=_hasher().hash(password),
                 preferred_language=language, roles=[UserRole(role=r.value) for r in sorted(roles)])
     db.session.add(user)
     db.session.flush()
@@ -158,7 +171,7 @@ def set_active(user: User, active: bool) -> None:
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -241,8 +254,8 @@ def authenticate(email: str, password: str, address: str | None, browser: str | 
 
     if _verify(user.password_hash if user is not None else _dummy_hash(), password) and user is not None:
         _forget([*keys, f"a:{account}"] if browser else [k for k in keys if not k.startswith("r:")])
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
+        if _hasher().check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher().hash(password)
         user.last_login_at = now
         db.session.flush()
         return user
@@ -268,7 +281,7 @@ def authenticate(email: str, password: str, address: str | None, browser: str | 
 def set_password(user: User, password: str) -> None:
     """Set a new password and end every session of the user (the view may start a new one)."""
     check_password_strength(password)
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = _hasher().hash(password)
     end_sessions(user, "password_changed")
     db.session.flush()
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 
 from surveyapp import security
 from surveyapp.access import Role
@@ -212,7 +212,8 @@ def test_a_replayed_session_is_logged_without_the_cookie(app, study, caplog):
 # -- the same answer for a real account and an unknown address -----------------------------------
 
 class CountingHasher(PasswordHasher):
-    """The real argon2 hasher, counting how many hashes it verifies."""
+    """The real argon2 hasher, counting how many hashes it verifies; called, it is itself (it
+    stands in for ``services._hasher``, which gives the hasher for the app's settings)."""
 
     verified = 0
 
@@ -220,12 +221,18 @@ class CountingHasher(PasswordHasher):
         type(self).verified += 1
         return super().verify(hash, password)
 
+    def __call__(self):
+        return self
+
+
+COUNTING = CountingHasher.from_parameters(profiles.CHEAPEST)
+
 
 def test_real_and_unknown_addresses_get_the_same_answer_after_the_same_work(quiet_app, monkeypatch,
                                                                             long_first_wait):
     app = quiet_app
     add_user(app)
-    monkeypatch.setattr(services, "_hasher", CountingHasher())
+    monkeypatch.setattr(services, "_hasher", COUNTING.__call__)
     real, unknown = client_from(app), client_from(app)
     answers = []
     for attempt in range(1, 9):
@@ -250,7 +257,7 @@ def test_a_turned_off_account_answers_like_an_unknown_address(quiet_app, monkeyp
     with app.app_context():
         services.set_active(db.session.get(User, user_id), False)
         db.session.commit()
-    monkeypatch.setattr(services, "_hasher", CountingHasher())
+    monkeypatch.setattr(services, "_hasher", COUNTING.__call__)
     before = CountingHasher.verified
     off = login(client_from(app), OWNER, PASSWORD)  # even with the right password
     unknown = login(client_from(app), NOBODY, PASSWORD)
@@ -408,3 +415,20 @@ def test_a_refused_role_is_logged(app, study, caplog):
     [event] = [e for e in events(caplog) if e["event"] == "authorisation_failure"]
     assert {"user_id": user_id, "endpoint": "dashboard.index", "required": ["admin", "researcher"],
             "request_id": "deny-1", "path": "/researcher/"}.items() <= event.items()
+
+
+def test_only_the_test_suite_hashes_cheaply(app):
+    """Passwords are hashed with argon2's standard parameters (64 MiB, 3 passes) everywhere but
+    under ENV=testing, where argon2-cffi's profile for tests keeps thousands of sign-ins quick; a
+    cheap hash is made again with the standard parameters at the next sign-in elsewhere."""
+    from argon2 import PasswordHasher
+
+    with app.app_context():
+        assert services.password_hasher().memory_cost == profiles.CHEAPEST.memory_cost
+        cheap = services.password_hasher().hash(PASSWORD)
+    app.config["ENV"] = "production"
+    with app.app_context():
+        standard = services.password_hasher()
+        assert (standard.memory_cost, standard.time_cost) == (PasswordHasher().memory_cost, PasswordHasher().time_cost)
+        assert standard.memory_cost == 65536 and standard.check_needs_rehash(cheap)
+    assert services.password_hasher() is standard  # outside any app: the standard parameters

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 
 from surveyapp import create_app
 from surveyapp.access import Role
@@ -87,7 +86,6 @@ def _empty(app) -> None:
 
 @pytest.fixture(scope="module")
 def world(database_url, tmp_path_factory):
-    from surveyapp.accounts import services as accounts
     from surveyapp.accounts.services import create_user
     from surveyapp.instruments.loader import read_catalogue
     from surveyapp.instruments.services import load_catalogue
@@ -99,12 +97,9 @@ def world(database_url, tmp_path_factory):
     queue = tmp_path_factory.mktemp("hostile") / "tasks.sqlite3"
     app = create_app({**BASE_CONFIG, "DATABASE_URL": database_url, "TASK_QUEUE_URL": f"sqlite:///{queue}",
                       "RATELIMIT_ENABLED": False, "SMTP_PORT": smtp.port, "LINK_EMAIL_LIMIT": 10_000})
-    # Real argon2 with cheap parameters: every sign-in attempt verifies one hash, and at the
-    # default cost a few hundred hostile sign-ins would take minutes on a small machine.
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    # Real argon2 with the cheap parameters every test app uses (accounts.services.password_hasher):
+    # every sign-in attempt verifies one hash, at a cost a few hundred sign-ins can afford.
     patch = pytest.MonkeyPatch()
-    patch.setattr(accounts, "_hasher", cheap, raising=False)
-    patch.setattr(accounts, "_DUMMY_HASH", cheap.hash("not a real password"), raising=False)
     _empty(app)
     try:
         with app.app_context():
