@@ -30,6 +30,18 @@ PARTICIPANT = "participant"  # anyone holding a participant's secret link (check
 SIGNED_IN = "signed_in"      # any signed-in staff member
 
 
+def home_endpoint(user) -> str:
+    """The page a member of staff starts from, by what their roles let them open: progress for
+    researchers and administrators, the review page for ethics reviewers, else their account.
+    Here, with the roles, so that the error pages and sign-in need no feature's services."""
+    roles = user.role_set
+    if roles & {Role.RESEARCHER, Role.ADMIN}:
+        return "dashboard.index"
+    if Role.REVIEWER in roles:
+        return "review.index"
+    return "accounts.account"
+
+
 def public(view):
     view.access = PUBLIC
     return view

@@ -13,8 +13,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.routing import BaseConverter, ValidationError
 
 from surveyapp import i18n
-from surveyapp.access import ROLE_TITLES
-from surveyapp.accounts.services import home_endpoint
+from surveyapp.access import ROLE_TITLES, home_endpoint
 from surveyapp.db import utcnow
 from surveyapp.extensions import csrf, db
 from surveyapp.instruments.model import Question, paragraphs

@@ -129,17 +129,6 @@ def create_user(email: str, name: str, password: str, roles: set[Role], language
     return user
 
 
-def home_endpoint(user: User) -> str:
-    """The page a member of staff starts from, by what their roles let them do: progress for
-    researchers and administrators, the review page for ethics reviewers, else their account."""
-    roles = user.role_set
-    if roles & {Role.RESEARCHER, Role.ADMIN}:
-        return "dashboard.index"
-    if Role.REVIEWER in roles:
-        return "review.index"
-    return "accounts.account"
-
-
 def end_sessions(user: User, reason: str) -> None:
     """End every session of ``user``: each presents the old version on its next request."""
     user.session_version += 1

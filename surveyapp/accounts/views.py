@@ -15,7 +15,7 @@ from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from surveyapp import i18n, security
-from surveyapp.access import ROLE_TITLES, Role, public, roles_required, signed_in
+from surveyapp.access import ROLE_TITLES, Role, home_endpoint, public, roles_required, signed_in
 from surveyapp.accounts import notices, services
 from surveyapp.accounts.forms import LanguageForm, LoginForm, PasswordForm, UserForm
 from surveyapp.accounts.models import User
@@ -27,7 +27,7 @@ bp = Blueprint("accounts", __name__, template_folder="templates")
 
 
 def home_for(user: User) -> str:
-    return url_for(services.home_endpoint(user))
+    return url_for(home_endpoint(user))
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from surveyapp.db import db
 from surveyapp.nominees.models import Nominee
-from surveyapp.nominees.status import ENGAGED, STATUS_TITLES, NomineeStatus, status_counts  # noqa: F401
+from surveyapp.nominees.status import ENGAGED, NomineeStatus, status_counts
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.reference import local_authorities
 from surveyapp.responses.models import Answer, Response

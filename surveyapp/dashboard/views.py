@@ -10,6 +10,7 @@ from surveyapp.access import Role, roles_required
 from surveyapp.dashboard import services
 from surveyapp.dashboard.tilemap import render_tilemap
 from surveyapp.i18n import current_locale
+from surveyapp.nominees.status import STATUS_TITLES
 from surveyapp.reference import SERVICE_AREAS, local_authorities, regions
 from surveyapp.studies.services import current_study
 
@@ -43,7 +44,7 @@ def index():
         "dashboard/index.html", study=study, authorities=authorities, coverage=coverage,
         counts=services.counts(study), tilemap=tilemap,
         regions=regions(), region=region, setting=setting, locale=locale,
-        status_titles=services.STATUS_TITLES, coverage_titles=services.COVERAGE_TITLES,
+        status_titles=STATUS_TITLES, coverage_titles=services.COVERAGE_TITLES,
         service_titles=SERVICE_AREAS, local_authorities=local_authorities(),
         can_list=current_user.has_role(Role.RESEARCHER),  # the nominee list is the researchers'
     )
