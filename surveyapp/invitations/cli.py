@@ -38,7 +38,7 @@ def invitations_send(slug: str | None, reminders: bool, yes: bool):
         if not yes:
             click.confirm(f"Send {len(selection.to_send)} {kind.value}(s)?", abort=True)
         try:
-            batch = services.create_batch(study, kind, nominee_ids=selection.ids)
+            batch = services.create_batch(study, kind, selection=selection)
         except services.NothingToSend:
             click.echo("nobody to send to")
             return

@@ -79,8 +79,10 @@ def nominees_to_remind(study: Study, now=None) -> list[Nominee]:
 
 
 def create_batch(study: Study, kind: MessageKind, created_by_id: int | None = None,
-                 nominee_ids: list[int] | None = None) -> Batch:
-    candidates = preview.select(study, kind).to_send
+                 nominee_ids: list[int] | None = None, selection: preview.Selection | None = None) -> Batch:
+    """A batch for whom ``selection`` (made in this transaction; else selected now) would email,
+    narrowed to ``nominee_ids`` when given."""
+    candidates = (selection or preview.select(study, kind)).to_send
     if nominee_ids is not None:
         wanted = set(nominee_ids)
         candidates = [n for n in candidates if n.id in wanted]
@@ -108,7 +110,7 @@ def confirm(study: Study, kind: MessageKind, token: str | None, user_id: int) ->
     selection = preview.select(study, kind)
     if unfinished is not None or selection.digest != confirmation.digest or not selection.to_send:
         raise ListChanged(selection)
-    return create_batch(study, kind, created_by_id=user_id, nominee_ids=selection.ids)
+    return create_batch(study, kind, created_by_id=user_id, selection=selection)
 
 
 def batches_page(study: Study, page: int, per_page: int = 20) -> tuple[list[Batch], int, int]:
