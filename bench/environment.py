@@ -144,6 +144,7 @@ class Run:
     def __init__(self, folder: Path):
         self.folder = folder
         self.secret_key, self.link_key = secrets.token_hex(32), secrets.token_hex(32)
+        self.audit_key = secrets.token_hex(32)
 
     def env(self, db: Database, **extra: str) -> dict[str, str]:
         """The app's environment in production mode: only what a deployment would set."""
@@ -152,6 +153,8 @@ class Run:
             "SURVEYAPP_ENV": "production",
             "SURVEYAPP_SECRET_KEY": self.secret_key,
             "SURVEYAPP_LINK_KEY": self.link_key,
+            "SURVEYAPP_AUDIT_KEY": self.audit_key,
+            "SURVEYAPP_AUDIT_ANCHOR_PATH": str(self.folder / "audit-anchor.log"),
             "SURVEYAPP_DATABASE_URL": db.url,
             "SURVEYAPP_TASK_QUEUE_URL": f"sqlite:///{self.folder / 'tasks.sqlite3'}",
             "SURVEYAPP_PUBLIC_URL": "http://127.0.0.1",

@@ -39,14 +39,17 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     faults.init_app(app)
 
     from surveyapp.accounts.views import bp as accounts_bp
+    from surveyapp.audit.views import bp as audit_bp
     from surveyapp.dashboard.views import bp as dashboard_bp
     from surveyapp.health import bp as health_bp
     from surveyapp.invitations.views import bp as invitations_bp
     from surveyapp.nominees.views import bp as nominees_bp
     from surveyapp.participant.views import bp as participant_bp
     from surveyapp.review.views import bp as review_bp
+    from surveyapp.withdrawal.views import bp as withdrawals_bp
 
-    for blueprint in (participant_bp, accounts_bp, dashboard_bp, nominees_bp, invitations_bp, review_bp, health_bp):
+    for blueprint in (participant_bp, accounts_bp, dashboard_bp, nominees_bp, invitations_bp, withdrawals_bp,
+                      review_bp, audit_bp, health_bp):
         app.register_blueprint(blueprint)
 
     from surveyapp.access import check_routes_declare_access, public
@@ -76,6 +79,7 @@ def _migrations_dir():
 def _import_models() -> None:
     """Import every model module so metadata (and Alembic autogenerate) sees all tables."""
     from surveyapp.accounts import models as _accounts  # noqa: F401
+    from surveyapp.audit import chain as _audit  # noqa: F401  (models, and the anchor hooks)
     from surveyapp.consent import models as _consent  # noqa: F401
     from surveyapp.instruments import models as _instruments  # noqa: F401
     from surveyapp.invitations import models as _invitations  # noqa: F401
@@ -83,3 +87,4 @@ def _import_models() -> None:
     from surveyapp.participant import models as _participant  # noqa: F401
     from surveyapp.responses import models as _responses  # noqa: F401
     from surveyapp.studies import models as _studies  # noqa: F401
+    from surveyapp.withdrawal import models as _withdrawal  # noqa: F401

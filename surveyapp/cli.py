@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from surveyapp.audit import cli as audit_cli
 from surveyapp.instruments import cli as instruments_cli
 from surveyapp.invitations import cli as invitations_cli
 from surveyapp.nominees import cli as nominees_cli
@@ -109,6 +110,7 @@ def users_create(email: str, name: str, roles: tuple[str, ...], language: str, p
 
 main.add_command(nominees_cli.group)
 main.add_command(invitations_cli.group)
+main.add_command(audit_cli.group)
 
 
 @main.command("worker")

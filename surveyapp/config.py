@@ -21,6 +21,12 @@ def _defaults(instance_path: str) -> dict:
     return {
         "ENV": "production",
         "SECRET_KEY": None,
+        # The audit trail's HMAC key (surveyapp/audit/chain.py). Kept outside the database, so
+        # that database access alone cannot rebuild the chain; changing it makes every past
+        # event fail verification.
+        "AUDIT_KEY": None,
+        # The file each committed chain head is appended to (default: the instance folder).
+        "AUDIT_ANCHOR_PATH": None,
         "DATABASE_URL": "sqlite:///" + str(Path(instance_path) / "surveyapp.sqlite3"),
         "INSTRUMENTS_DIR": str(INSTRUMENTS_DIR),
         "TRANSLATIONS_DIR": str(TRANSLATIONS_DIR),
@@ -107,7 +113,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg.update(overrides or {})
 
     env = cfg["ENV"]
-    for key in ("SECRET_KEY", "LINK_KEY"):
+    for key in ("SECRET_KEY", "LINK_KEY", "AUDIT_KEY"):
         if cfg.get(key):
             if env not in ("development", "testing") and len(str(cfg[key]).encode()) < MIN_SECRET_BYTES:
                 raise ConfigError(f"SURVEYAPP_{key} must be at least {MIN_SECRET_BYTES} bytes long "
@@ -119,6 +125,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             cfg[key] = _instance_secret(instance_path, key)
         else:
             raise ConfigError(f"SURVEYAPP_{key} must be set outside development and testing.")
+    if not cfg.get("AUDIT_ANCHOR_PATH"):
+        cfg["AUDIT_ANCHOR_PATH"] = (_temporary_anchor() if env == "testing"
+                                    else str(Path(instance_path) / "audit-anchor.log"))
     cfg["SESSION_COOKIE_SECURE"] = _as_bool(
         cfg.get("SESSION_COOKIE_SECURE", env not in ("development", "testing"))
     )
@@ -188,6 +197,15 @@ def _instance_secret(instance_path: str, name: str) -> str:
         path.write_text(secrets.token_hex(32), "utf-8")
         path.chmod(0o600)
     return path.read_text("utf-8").strip()
+
+
+def _temporary_anchor() -> str:
+    """A test app's own anchor file, so that tests on a wiped database start a new chain."""
+    import tempfile
+
+    handle, path = tempfile.mkstemp(prefix="surveyapp-audit-anchor-", suffix=".log")
+    os.close(handle)
+    return path
 
 
 def _as_bool(value) -> bool:

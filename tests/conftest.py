@@ -23,8 +23,8 @@ from surveyapp.instruments.model import ConsentForm, Survey
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 EXAMPLE_NOMINEES = SHARED_DATA / "nominees_example.csv"
 
-BASE_CONFIG = {"ENV": "testing", "SECRET_KEY": "test-secret", "SERVER_NAME": "survey.test",
-               "PUBLIC_URL": "http://survey.test"}
+BASE_CONFIG = {"ENV": "testing", "SECRET_KEY": "test-secret", "AUDIT_KEY": "test-audit-key-of-at-least-32-bytes",
+               "SERVER_NAME": "survey.test", "PUBLIC_URL": "http://survey.test"}
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 HIDDEN_RE = re.compile(r'<input type="hidden" name="(_rev_\w+|_participant)" value="(\w+)">')
 PERSONAL_LINK_RE = re.compile(r'class="personal-link__url"[^>]*>https?://[^/<]+/p/([^/<"]+)</a>')
@@ -63,7 +63,8 @@ def make_app(database_url, tmp_path):
 
     def factory(**overrides):
         app = create_app({**BASE_CONFIG, "DATABASE_URL": database_url,
-                          "TASK_QUEUE_URL": f"sqlite:///{queue}", **overrides})
+                          "TASK_QUEUE_URL": f"sqlite:///{queue}",
+                          "AUDIT_ANCHOR_PATH": str(tmp_path / "audit-anchor.log"), **overrides})
         apps.append(app)
         return app
 

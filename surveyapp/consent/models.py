@@ -35,8 +35,15 @@ class ConsentRecord(db.Model):
     method: Mapped[str] = mapped_column(sa.String(40))
     given: Mapped[bool]
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The information-sheet version the participant was shown before consenting (None on
+    # records made before this was kept), and its content hash at the time.
+    information_sheet_id: Mapped[int | None] = mapped_column(sa.ForeignKey("instrument_version.id"))
+    information_sheet_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # For consent taken verbally: the researcher who recorded it.
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
-    consent_form: Mapped[InstrumentVersion] = relationship()
+    consent_form: Mapped[InstrumentVersion] = relationship(foreign_keys=[consent_form_id])
+    information_sheet: Mapped[InstrumentVersion | None] = relationship(foreign_keys=[information_sheet_id])
     items: Mapped[list[ConsentItemAnswer]] = relationship(
         back_populates="record", order_by="ConsentItemAnswer.position", cascade="all, delete-orphan"
     )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from surveyapp.audit import kinds
+from surveyapp.audit.chain import record as audit
 from surveyapp.consent.models import ConsentItemAnswer, ConsentMethod, ConsentRecord
 from surveyapp.db import db, utcnow
 from surveyapp.errors import ConsentRequired, DomainError
 from surveyapp.participant.models import Participant, ParticipantStatus
+from surveyapp.studies.models import Study
 
 
 def record_consent(
@@ -16,15 +19,20 @@ def record_consent(
     *,
     language: str,
     method: ConsentMethod = ConsentMethod.ONLINE,
+    recorded_by_id: int | None = None,
 ) -> ConsentRecord:
-    """Record one answer per item of the study's current consent form.
+    """Record one answer per item of the study's current consent form, with the information
+    sheet the participant was shown (the study's current one), and write the audit event.
 
     Consent is given only if every required item is agreed; otherwise the record
-    stands as a refusal and the participant's journey ends.
+    stands as a refusal and the participant's journey ends. The first consent given numbers
+    the participant (P1, P2, ...).
     """
-    if participant.status == ParticipantStatus.SUBMITTED:
-        raise DomainError("a submitted participant cannot consent again")
-    version = participant.study.consent_form
+    if participant.status in (ParticipantStatus.SUBMITTED, ParticipantStatus.WITHDRAWN):
+        raise DomainError(f"a {participant.status} participant cannot consent again")
+    study = participant.study
+    version = study.consent_form
+    sheet = study.information_sheet
     form = version.as_consent_form()
     unknown = set(agreed) - {item.id for item in form.items}
     if unknown:
@@ -38,6 +46,9 @@ def record_consent(
         method=method.value,
         given=given,
         recorded_at=utcnow(),
+        information_sheet_id=sheet.id,
+        information_sheet_hash=sheet.content_hash,
+        recorded_by_id=recorded_by_id,
         items=[
             ConsentItemAnswer(position=i, item_id=item.id, required=item.required,
                               agreed=bool(agreed.get(item.id, False)))
@@ -46,9 +57,25 @@ def record_consent(
     )
     db.session.add(record)
     participant.status = (ParticipantStatus.CONSENTED if given else ParticipantStatus.REFUSED).value
+    if given and participant.pid is None:
+        participant.pid = next_pid(study.id)
     db.session.flush()
+    audit(kinds.CONSENT_GIVEN if given else kinds.CONSENT_REFUSED, actor_id=recorded_by_id,
+          participant_id=participant.id, pid=participant.pid, consent_form=version.key,
+          version=version.version, content_hash=version.content_hash,
+          information_sheet_version=sheet.version, language=language, method=method.value,
+          items={item.item_id: item.agreed for item in record.items})
     remember_consent(participant, record)
     return record
+
+
+def next_pid(study_id: int) -> int:
+    """The study's next participant number. The counter row is taken for update, so two
+    participants consenting at once get different numbers; a number is never given twice."""
+    return db.session.execute(
+        sa.update(Study).where(Study.id == study_id).values(last_pid=Study.last_pid + 1)
+        .returning(Study.last_pid)
+    ).scalar_one()
 
 
 # The latest record is read once per transaction: the participant loader reads it with the

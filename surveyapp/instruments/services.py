@@ -117,6 +117,7 @@ def load_catalogue(catalogue: Catalogue) -> LoadReport:
         study.title = data["title"]
         study.ethics_reference = data.get("ethics_reference")
         study.open_link = data["open_link"]
+        study.withdrawal_window_days = data.get("withdrawal_window_days")
         study.contacts = data.get("contacts")
         study.information_sheet = versions["information_sheet"]
         study.consent_form = versions["consent_form"]

@@ -34,7 +34,7 @@ class NomineeStatus(enum.StrEnum):
     IN_PROGRESS = "in_progress"
     SUBMITTED = "submitted"
     DECLINED = "declined"
-    WITHDRAWN = "withdrawn"  # set once withdrawal is recorded (a later issue)
+    WITHDRAWN = "withdrawn"  # withdrew after consenting (surveyapp.withdrawal)
 
 
 STATUS_TITLES = {
@@ -70,6 +70,7 @@ def status_expression() -> sa.ColumnElement[str]:
     (see ``select_with_status``)."""
     status = Participant.status
     return sa.case(
+        (status == ParticipantStatus.WITHDRAWN.value, NomineeStatus.WITHDRAWN.value),
         (status == ParticipantStatus.SUBMITTED.value, NomineeStatus.SUBMITTED.value),
         (status == ParticipantStatus.CONSENTED.value,
          sa.case((_answering(), NomineeStatus.IN_PROGRESS.value), else_=NomineeStatus.CONSENTED.value)),

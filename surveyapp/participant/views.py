@@ -12,7 +12,12 @@ from surveyapp.consent import services as consent_services
 from surveyapp.db import utcnow
 from surveyapp.extensions import db
 from surveyapp.nominees.models import Nominee
-from surveyapp.participant import services, survey_pages, way_back  # noqa: F401 (their routes join bp)
+from surveyapp.participant import (  # noqa: F401 (their routes join bp)
+    services,
+    survey_pages,
+    way_back,
+    withdrawal_pages,
+)
 from surveyapp.participant.blueprint import (
     bp,
     current_participant,

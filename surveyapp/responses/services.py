@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from surveyapp.audit import kinds
+from surveyapp.audit.chain import record as audit
 from surveyapp.consent.services import require_consent
 from surveyapp.db import db, utcnow
 from surveyapp.errors import AlreadySubmitted, DomainError
@@ -284,6 +286,9 @@ def submit(participant: Participant) -> Participant:
             participant.status = ParticipantStatus.SUBMITTED.value
             participant.submitted_at = now
             participant.reference = new_reference()
+            audit(kinds.SUBMITTED, participant_id=participant.id, pid=participant.pid,
+                  survey=response.survey.key, version=response.survey.version,
+                  answers=len(response.answers))
         db.session.flush()
         db.session.refresh(response)
         db.session.refresh(participant)

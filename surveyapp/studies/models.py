@@ -29,6 +29,12 @@ class Study(db.Model):
     # are loaded (so a page need not load three instrument texts to know). Only then is the
     # ethics reference shown; otherwise participant pages say this is a demonstration.
     approved: Mapped[bool] = mapped_column(default=False)
+    # The last participant ID given out (Participant.pid); only ever counts up.
+    last_pid: Mapped[int] = mapped_column(default=0, server_default="0")
+    # How long after submitting a participant may still have their answers withdrawn, as the
+    # information sheet states (None: no limit). A later request is recorded and flagged for
+    # a researcher to decide, never applied silently (surveyapp.withdrawal).
+    withdrawal_window_days: Mapped[int | None] = mapped_column()
     information_sheet_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
     consent_form_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))
     survey_id: Mapped[int] = mapped_column(sa.ForeignKey("instrument_version.id"))

@@ -72,9 +72,9 @@ def test_plain_http_has_no_hsts(make_app):
     assert not response.headers["Set-Cookie"].startswith("__Host-")
 
 
-@pytest.mark.parametrize("key", ["SECRET_KEY", "LINK_KEY"])
+@pytest.mark.parametrize("key", ["SECRET_KEY", "LINK_KEY", "AUDIT_KEY"])
 def test_production_refuses_a_short_secret(key):
-    config = {"ENV": "production", "SECRET_KEY": LONG, "LINK_KEY": LONG, key: "x" * 31}
+    config = {"ENV": "production", "SECRET_KEY": LONG, "LINK_KEY": LONG, "AUDIT_KEY": LONG, key: "x" * 31}
     with pytest.raises(ConfigError, match=f"SURVEYAPP_{key} must be at least 32 bytes"):
         create_app(config)
 

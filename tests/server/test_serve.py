@@ -43,6 +43,7 @@ def _migrated_sqlite(tmp_path, revision="head") -> str:
 def _env(url: str, port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYAPP_")}
     env.update(SURVEYAPP_ENV="production", SURVEYAPP_SECRET_KEY="s" * 40, SURVEYAPP_LINK_KEY="l" * 40,
+               SURVEYAPP_AUDIT_KEY="a" * 40,
                SURVEYAPP_DATABASE_URL=url, SURVEYAPP_PUBLIC_URL=f"http://127.0.0.1:{port}",
                SURVEYAPP_WORKERS="1", SURVEYAPP_THREADS="2")
     return env
