@@ -15,6 +15,8 @@ from flask import current_app, has_app_context, session
 from surveyapp import security
 from surveyapp.access import Role
 from surveyapp.accounts.models import LoginThrottle, User, UserRole
+from surveyapp.audit import kinds
+from surveyapp.audit.chain import record as audit
 from surveyapp.db import db, utcnow
 from surveyapp.errors import DomainError
 
@@ -118,7 +120,9 @@ def check_password_strength(password: str) -> None:
         raise WeakPassword(f"at least {MIN_PASSWORD_LENGTH} characters")
 
 
-def create_user(email: str, name: str, password: str, roles: set[Role], language: str = "cy") -> User:
+def create_user(email: str, name: str, password: str, roles: set[Role], language: str = "cy",
+                by_id: int | None = None) -> User:
+    """A new account (``by_id``: the administrator who made it; None from the command line)."""
     if find_by_email(email) is not None:
         raise DuplicateEmail(email)
     check_password_strength(password)
@@ -126,7 +130,37 @@ def create_user(email: str, name: str, password: str, roles: set[Role], language
                 preferred_language=language, roles=[UserRole(role=r.value) for r in sorted(roles)])
     db.session.add(user)
     db.session.flush()
+    audit(kinds.ACCOUNT_CREATED, actor_id=by_id, user_id=user.id, roles=sorted(r.value for r in roles),
+          active=user.active)
     return user
+
+
+def update_user(user: User, *, name: str, email: str, language: str, active: bool, roles: set[Role],
+                password: str | None, by_id: int | None) -> list[str]:
+    """An administrator's change to an account; returns the fields that changed (an audit
+    event names them, with the roles now held, never the password). Turning the account off,
+    taking a role away or setting a password ends the user's sessions."""
+    other = find_by_email(email)
+    if other is not None and other.id != user.id:
+        raise DuplicateEmail(email)
+    if password:
+        check_password_strength(password)
+    before = {"name": user.name, "email": user.email, "language": user.preferred_language,
+              "active": user.active, "roles": sorted(r.value for r in user.role_set)}
+    user.name = name.strip()
+    user.email = normalise_email(email)
+    user.preferred_language = language
+    set_active(user, active)
+    set_roles(user, roles)
+    if password:
+        set_password(user, password)
+    after = {"name": user.name, "email": user.email, "language": user.preferred_language,
+             "active": user.active, "roles": sorted(r.value for r in user.role_set)}
+    changed = [field for field in before if before[field] != after[field]] + (["password"] if password else [])
+    if changed:
+        audit(kinds.ACCOUNT_CHANGED, actor_id=by_id, user_id=user.id, changed=changed,
+              roles=after["roles"], active=user.active)
+    return changed
 
 
 def end_sessions(user: User, reason: str) -> None:
@@ -247,6 +281,7 @@ def authenticate(email: str, password: str, address: str | None, browser: str | 
             user.password_hash = _hasher().hash(password)
         user.last_login_at = now
         db.session.flush()
+        audit(kinds.LOGIN_SUCCEEDED, actor_id=user.id, known_browser=bool(browser))
         return user
 
     waits = [_count_failure(key, backoff, now) for key, backoff in keys.items()]
@@ -254,6 +289,9 @@ def authenticate(email: str, password: str, address: str | None, browser: str | 
         _count_failure(f"a:{account}", None, now)
     until = max((w for w in waits if w is not None), default=None)
     security.log_event(security.LOGIN_FAILURE, **who, known_browser=bool(browser))
+    # In the caller's transaction, which it commits to keep the counts. An unknown (or turned
+    # off) address is only its keyed hash, as in the security log: never the address typed.
+    audit(kinds.LOGIN_FAILED, **who, known_browser=bool(browser), slowed=until is not None)
     notify = None
     if until is not None:
         security.log_event(security.LOGIN_THROTTLED, **who, until=until.isoformat(), known_browser=bool(browser))
@@ -276,9 +314,12 @@ def set_password(user: User, password: str) -> None:
 
 
 def change_password(user: User, current: str, new: str) -> None:
+    """A member of staff changes their own password (an account change, in the audit trail)."""
     if not _verify(user.password_hash, current):
         raise LoginFailed()
     set_password(user, new)
+    audit(kinds.ACCOUNT_CHANGED, actor_id=user.id, user_id=user.id, changed=["password"],
+          roles=sorted(role.value for role in user.role_set))
 
 
 def load_user(session_id: str) -> User | None:

@@ -202,18 +202,11 @@ def _edit_user(user: User | None):
             try:
                 if user is None:
                     user = services.create_user(form.email.data, form.name.data, password, roles,
-                                                form.language.data)
-                else:
-                    other = services.find_by_email(form.email.data)
-                    if other is not None and other.id != user.id:
-                        raise services.DuplicateEmail(form.email.data)
-                    user.name = form.name.data.strip()
-                    user.email = services.normalise_email(form.email.data)
-                    user.preferred_language = form.language.data
-                    services.set_active(user, form.active.data)  # turning off ends their sessions
-                    services.set_roles(user, roles)  # so does taking a role away
-                    if password:
-                        services.set_password(user, password)  # and a new password
+                                                form.language.data, by_id=current_user.id)
+                else:  # turning off, taking a role away or a new password ends their sessions
+                    services.update_user(user, name=form.name.data, email=form.email.data,
+                                         language=form.language.data, active=form.active.data, roles=roles,
+                                         password=password, by_id=current_user.id)
             except services.DuplicateEmail:
                 problems.append(_("Another account already uses that email address."))
             except services.WeakPassword:

@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,26 +76,36 @@ def record(kind: str, *, actor_id: int | None = None, participant_id: int | None
     _check_details(details)
     details = json.loads(json.dumps(details))  # as it will read back (tuples become lists)
     session = db.session
-    taken = session.execute(
-        sa.update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq, AuditHead.hash)
-    ).first()
-    if taken is None:  # the first event of a new database
-        session.execute(sa.insert(AuditHead).values(id=HEAD_ID, seq=1, hash=GENESIS))
-        seq, prev_hash = 1, GENESIS
-    else:
-        seq, prev_hash = taken
+    seq, prev_hash = _take_head(session)
     now = utcnow()
     key = current_app.config["AUDIT_KEY"]
     event_hash = digest(key, canonical(seq, now, kind, actor_id, participant_id, details, prev_hash))
     session.execute(sa.insert(AuditEvent).values(
         seq=seq, occurred_at=now, kind=kind, actor_id=actor_id, participant_id=participant_id,
         details=details, prev_hash=prev_hash, hash=event_hash))
-    session.execute(sa.update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=event_hash))
+    session.execute(sa.update(AuditHead).where(AuditHead.id == HEAD_ID).values(hash=event_hash)
+                    .execution_options(synchronize_session=False))
     anchor = current_app.config.get("AUDIT_ANCHOR_PATH")
     if anchor:
         session.info.setdefault(_PENDING_KEY, []).append((anchor, seq, event_hash, now))
     return seq
+
+
+def _take_head(session) -> tuple[int, str]:
+    """Move the head on by one and return (this event's seq, the previous hash). The UPDATE
+    locks the head row until the transaction ends, so appends queue here in one order."""
+    take = (sa.update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1)
+            .returning(AuditHead.seq, AuditHead.hash).execution_options(synchronize_session=False))
+    taken = session.execute(take).first()
+    if taken is not None:
+        return taken[0], taken[1]
+    try:  # the first event of a new database; two first events at once: one inserts, one waits
+        with session.begin_nested():
+            session.execute(sa.insert(AuditHead).values(id=HEAD_ID, seq=1, hash=GENESIS))
+        return 1, GENESIS
+    except sa.exc.IntegrityError:
+        taken = session.execute(take).one()
+        return taken[0], taken[1]
 
 
 # --- The external anchor: heads appended after each commit --------------------------------
@@ -148,9 +158,11 @@ class Break:
     """The first broken link: the event where it shows, and what is wrong."""
 
     seq: int
-    code: str  # missing | misplaced | altered | unlinked | truncated | anchor_mismatch | head
+    code: str  # missing | unlinked | altered | truncated | anchor_mismatch | head
     kind: str | None = None
     occurred_at: datetime | None = None
+    # missing: the seq that should have come; truncated: where the chain now ends;
+    # head: the seq the head row records
     expected_seq: int | None = None
 
 
@@ -167,20 +179,36 @@ class Verification:
         return self.broken is None
 
 
-def _events(batch: int = 1000) -> Iterator[AuditEvent]:
-    last = 0
+_COLUMNS = (AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.kind, AuditEvent.actor_id,
+            AuditEvent.participant_id, AuditEvent.details, AuditEvent.prev_hash, AuditEvent.hash)
+
+
+def _events(batch: int = 1000) -> Iterator[sa.Row]:
+    """Every event in seq order, a batch at a time, as plain rows (no objects are kept in the
+    session, so a walk of a long chain uses little memory and leaves the caller's objects alone)."""
+    last = None
     while True:
-        rows = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.seq > last)
-                                  .order_by(AuditEvent.seq).limit(batch)).all()
+        query = sa.select(*_COLUMNS).order_by(AuditEvent.seq).limit(batch)
+        rows = db.session.execute(query if last is None else query.where(AuditEvent.seq > last)).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].seq
-        db.session.expunge_all()
 
 
-def verify(key: str | None = None, anchor_path: str | None = None) -> Verification:
-    """Walk the whole chain from the first event, then compare its end with the anchor file."""
+def count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) or 0
+
+
+def head() -> AuditHead | None:
+    """The head row: the last event's seq and hash (None before the first event)."""
+    return db.session.get(AuditHead, HEAD_ID)
+
+
+def verify(key: str | None = None, anchor_path: str | None = None,
+           progress: Callable[[int], None] | None = None) -> Verification:
+    """Walk the whole chain from the first event, then compare its end with the anchor file
+    (``anchor_path=""``: do not). ``progress`` is called with each event's seq as it is checked."""
     key = key if key is not None else current_app.config["AUDIT_KEY"]
     if anchor_path is None:
         anchor_path = current_app.config.get("AUDIT_ANCHOR_PATH")
@@ -204,17 +232,20 @@ def verify(key: str | None = None, anchor_path: str | None = None) -> Verificati
         if event.seq in wanted:
             hashes_at[event.seq] = event.hash
         prev_hash, expected, checked = event.hash, expected + 1, checked + 1
+        if progress is not None:
+            progress(event.seq)
     head_seq = expected - 1
     if broken is None and anchored:
-        for seq in sorted(anchored):
-            if seq > head_seq:
-                broken = Break(seq, "truncated", expected_seq=head_seq)
-                break
-            if hashes_at.get(seq) != anchored[seq]:
-                broken = Break(seq, "anchor_mismatch")
-                break
+        if max(anchored) > head_seq:  # named by the last head the file saw
+            broken = Break(max(anchored), "truncated", expected_seq=head_seq)
+        else:
+            for seq in sorted(anchored):
+                if hashes_at.get(seq) != anchored[seq]:
+                    broken = Break(seq, "anchor_mismatch")
+                    break
     if broken is None:
-        head = db.session.get(AuditHead, HEAD_ID)
-        if checked and (head is None or head.seq != head_seq or head.hash != prev_hash):
-            broken = Break(head_seq, "head")
+        row = head()
+        recorded = (row.seq, row.hash) if row is not None else (0, GENESIS)
+        if recorded != (head_seq, prev_hash):  # the head row says the chain ends elsewhere
+            broken = Break(head_seq, "head", expected_seq=recorded[0])
     return Verification(checked, head_seq, prev_hash, max(anchored) if anchored else None, broken)

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased
 
+from surveyapp.audit import kinds
+from surveyapp.audit.chain import record as audit
 from surveyapp.db import db, utcnow
 from surveyapp.errors import DomainError
 from surveyapp.invitations import preview
@@ -92,7 +94,14 @@ def create_batch(study: Study, kind: MessageKind, created_by_id: int | None = No
                   messages=[Message(nominee_id=n.id, kind=kind.value) for n in candidates])
     db.session.add(batch)
     db.session.flush()
+    _audit_batch(batch, created_by_id)
     return batch
+
+
+def _audit_batch(batch: Batch, by_id: int | None, **more) -> None:
+    """A batch queued to send: which, of what kind, how many messages, by whom."""
+    audit(kinds.BATCH_SENT, actor_id=by_id, batch_id=batch.id, batch_kind=batch.kind,
+          messages=len(batch.messages), **more)
 
 
 def confirm(study: Study, kind: MessageKind, token: str | None, user_id: int) -> Batch:
@@ -106,6 +115,7 @@ def confirm(study: Study, kind: MessageKind, token: str | None, user_id: int) ->
     if confirmation.batch_id is not None:
         if unfinished is None or unfinished.id != confirmation.batch_id:
             raise ListChanged(None)  # finished (or replaced) since the preview
+        _audit_batch(unfinished, user_id, resumed=True)
         return unfinished
     selection = preview.select(study, kind)
     if unfinished is not None or selection.digest != confirmation.digest or not selection.to_send:
@@ -251,7 +261,7 @@ class AlreadyHandled(DomainError):
 RESENDABLE = (MessageStatus.FAILED.value, MessageStatus.UNCERTAIN.value)
 
 
-def resend(message_id: int) -> Batch:
+def resend(message_id: int, by_id: int | None = None) -> Batch:
     """A researcher's deliberate resend of a failed or uncertain message: a new batch of one.
 
     The old message is claimed first (failed or uncertain -> resent, compare-and-swap, as a
@@ -275,4 +285,5 @@ def resend(message_id: int) -> Batch:
                   messages=[Message(nominee_id=message.nominee_id, kind=message.kind)])
     db.session.add(batch)
     db.session.flush()
+    _audit_batch(batch, by_id, resend_of=message_id)
     return batch

@@ -175,7 +175,7 @@ def resend(message_id: int):
         abort(404)
     old_batch_id, name = message.batch_id, message.nominee.name
     try:
-        batch = services.resend(message_id)
+        batch = services.resend(message_id, by_id=current_user.id)
     except services.AlreadyHandled:
         db.session.rollback()
         flash(_("The message to %(name)s has already been sent again, or sent; it was not queued a second time.",

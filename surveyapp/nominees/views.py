@@ -222,7 +222,7 @@ def resend(nominee_id: int, message_id: int):
         return render_template("nominees/resend.html", nominee=nominee, message=message, form=ConfirmForm(),
                                outcome=describe(message), reminder=message.kind == MessageKind.REMINDER)
     try:
-        batch = invitations.resend(message.id)
+        batch = invitations.resend(message.id, by_id=current_user.id)
     except invitations.AlreadyHandled:
         db.session.rollback()
         flash(_("The message to %(name)s has already been sent again, or sent; it was not queued a second time.",

@@ -98,6 +98,8 @@ def cli_env(app, smtp_port: int) -> dict[str, str]:
             "SURVEYAPP_DATABASE_URL": app.config["DATABASE_URL"],
             "SURVEYAPP_LINK_KEY": app.config["LINK_KEY"],
             "SURVEYAPP_SECRET_KEY": app.config["SECRET_KEY"],
+            "SURVEYAPP_AUDIT_KEY": app.config["AUDIT_KEY"],
+            "SURVEYAPP_AUDIT_ANCHOR_PATH": app.config["AUDIT_ANCHOR_PATH"],
             "SURVEYAPP_SMTP_HOST": "127.0.0.1",
             "SURVEYAPP_SMTP_PORT": str(smtp_port),
             "SURVEYAPP_SMTP_TIMEOUT": "10",
