@@ -30,7 +30,8 @@ db = SQLAlchemy(model_class=Base)
 def _sqlite_for_a_web_app(dbapi_connection, _record) -> None:
     """SQLite set up, on every connection, for many short requests at once: write-ahead log
     (readers never wait for the writer), synchronous=NORMAL (durable at each checkpoint, safe
-    with WAL), foreign keys enforced. The busy timeout comes from DATABASE_LOCK_TIMEOUT
+    with WAL), foreign keys enforced, and secure_delete, so that erased answers (a withdrawal)
+    are overwritten in the file rather than left in free pages. The busy timeout comes from DATABASE_LOCK_TIMEOUT
     through the driver's ``timeout``."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
@@ -39,6 +40,7 @@ def _sqlite_for_a_web_app(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
     finally:
         cursor.close()
 

@@ -18,7 +18,7 @@ def _pragma(name: str):
     return db.session.execute(sa.text(f"PRAGMA {name}")).scalar()
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys_on_every_connection(app, sqlite_only):
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_secure_delete_on_every_connection(app, sqlite_only):
     with app.app_context():
         connections = [db.engine.connect() for _ in range(3)]  # several pooled connections
         try:
@@ -26,6 +26,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_on_every_connection(app, sqli
                 assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
                 assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+                assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1  # erasure
         finally:
             for connection in connections:
                 connection.close()

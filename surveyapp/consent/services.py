@@ -123,6 +123,9 @@ def latest_consent(participant: Participant) -> ConsentRecord | None:
 
 
 def require_consent(participant: Participant) -> ConsentRecord:
+    """The consent that lets answers be saved: given, to the current form, and not withdrawn."""
+    if participant.status == ParticipantStatus.WITHDRAWN:
+        raise ConsentRequired(f"participant {participant.id} has withdrawn")
     record = latest_consent(participant)
     if record is None or not record.given:
         raise ConsentRequired(f"participant {participant.id} has no consent to the current form")

@@ -18,6 +18,7 @@ from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.reference import local_authorities
 from surveyapp.responses.models import Answer, Response
 from surveyapp.studies.models import Study
+from surveyapp.withdrawal.services import answers_usable
 
 
 class Coverage(enum.StrEnum):
@@ -48,9 +49,14 @@ def _area_of(study: Study) -> dict[int, tuple[str, str, str]]:
     only ones coverage counts): what they told us in the survey if they did, else what their
     nomination said. Columns only, never a row per nominee of the whole study."""
     counted = (Participant.study_id == study.id,
-               Participant.status.in_((ParticipantStatus.CONSENTED.value, ParticipantStatus.SUBMITTED.value)))
+               sa.or_(Participant.status.in_((ParticipantStatus.CONSENTED.value, ParticipantStatus.SUBMITTED.value)),
+                      # withdrew, keeping what they gave (or a late request not yet applied)
+                      sa.and_(Participant.status == ParticipantStatus.WITHDRAWN.value,
+                              answers_usable(Participant))))
+    status = sa.case((Participant.submitted_at.is_not(None), ParticipantStatus.SUBMITTED.value),
+                     else_=ParticipantStatus.CONSENTED.value)
     rows = db.session.execute(
-        sa.select(Participant.id, Participant.status, Nominee.la_code, Nominee.service_area)
+        sa.select(Participant.id, status, Nominee.la_code, Nominee.service_area)
         .outerjoin(Nominee, Nominee.participant_id == Participant.id).where(*counted))
     areas = {pk: (status, la, service) for pk, status, la, service in rows}
     told = db.session.execute(
@@ -104,15 +110,25 @@ def counts(study: Study) -> Counts:
     """As the report's Methodology counts them: approached (an invitation went), engaged
     (consented and took part at least in part), included (submitted). Nominees are counted by
     their status (``nominees.status``) in the database; people who came by the open link are
-    engaged and included like nominees."""
+    engaged and included like nominees. Someone who withdrew still counts for what may be
+    used (``withdrawal.services.answers_usable``)."""
     by_status = status_counts(study)
     approached = sum(n for s, n in by_status.items() if s not in (NomineeStatus.NOT_INVITED, NomineeStatus.FAILED))
     open_link = dict(db.session.execute(
         sa.select(Participant.status, sa.func.count()).where(
             Participant.study_id == study.id, Participant.source == "open").group_by(Participant.status)).all())
+    # Withdrawn participants count only for what may still be used: engaged if they gave
+    # answers, included if they submitted, unless they withdrew their answers.
+    withdrawn = (Participant.study_id == study.id, Participant.status == ParticipantStatus.WITHDRAWN.value,
+                 answers_usable(Participant))
+    gave = sa.exists().where(Response.participant_id == Participant.id, Answer.response_id == Response.id)
+    withdrawn_engaged, withdrawn_included = db.session.execute(sa.select(
+        sa.func.count().filter(gave), sa.func.count().filter(Participant.submitted_at.is_not(None)),
+    ).where(*withdrawn)).one()
     engaged = (sum(by_status[s] for s in ENGAGED)
                + open_link.get(ParticipantStatus.CONSENTED.value, 0)
-               + open_link.get(ParticipantStatus.SUBMITTED.value, 0))
-    included = by_status[NomineeStatus.SUBMITTED] + open_link.get(ParticipantStatus.SUBMITTED.value, 0)
+               + open_link.get(ParticipantStatus.SUBMITTED.value, 0) + withdrawn_engaged)
+    included = (by_status[NomineeStatus.SUBMITTED] + open_link.get(ParticipantStatus.SUBMITTED.value, 0)
+                + withdrawn_included)
     return Counts(sum(by_status.values()), approached, engaged, included, by_status)
 

@@ -230,6 +230,8 @@ def next_step_url(participant: Participant) -> str:
         return url_for("participant.resume")
     if participant.status == ParticipantStatus.SUBMITTED:
         return url_for("participant.done")
+    if participant.status == ParticipantStatus.WITHDRAWN:
+        return url_for("participant.withdrawn")
     if participant.status in (ParticipantStatus.REFUSED, ParticipantStatus.DECLINED):
         return url_for("participant.declined")
     record = consent_services.latest_consent(participant)

@@ -43,8 +43,8 @@ def _survey_page(number: int):
         consent_services.require_consent(participant)
     except ConsentRequired:
         return None, redirect(next_step_url(participant))
-    if participant.status == ParticipantStatus.SUBMITTED:
-        return None, redirect(url_for("participant.done"))
+    if participant.status in (ParticipantStatus.SUBMITTED, ParticipantStatus.WITHDRAWN):
+        return None, redirect(next_step_url(participant))
     survey = responses.survey_for(participant)
     return (participant, survey, _section_or_404(survey, number)), None
 
@@ -148,6 +148,9 @@ def section(number: int):
 def autosave(number: int):
     """Save one answer while it is typed. Answers JSON; the page's script shows the status."""
     page, away = _survey_page(number)
+    if away and current_participant().status == ParticipantStatus.WITHDRAWN:
+        return jsonify(status="withdrawn", message=_(
+            "Not saved: you have withdrawn from the study, so nothing more can be saved.")), 409
     if away:
         return jsonify(status="closed", message=_("This page can no longer be changed.")), 409
     participant, survey, current = page
@@ -222,6 +225,8 @@ def review():
     try:
         consent_services.require_consent(participant)
     except ConsentRequired:
+        return redirect(next_step_url(participant))
+    if participant.status == ParticipantStatus.WITHDRAWN:
         return redirect(next_step_url(participant))
     survey = responses.survey_for(participant)
     answers = responses.saved_answers(participant)

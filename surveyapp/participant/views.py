@@ -100,8 +100,8 @@ def information():
 @participant_link
 def consent():
     participant = current_participant()
-    if participant.status == ParticipantStatus.SUBMITTED:
-        return redirect(url_for("participant.done"))
+    if participant.status in (ParticipantStatus.SUBMITTED, ParticipantStatus.WITHDRAWN):
+        return redirect(next_step_url(participant))
     consent_form = participant.study.consent_form.as_consent_form()
     form = consent_form_class(consent_form)()
     switch = i18n.switch_requested()
@@ -137,7 +137,7 @@ def decline():
     every further email. Someone who has already consented keeps their answers (withdrawing
     them is a separate request to the research team)."""
     participant = current_participant()
-    if participant.status == ParticipantStatus.SUBMITTED:
+    if participant.status in (ParticipantStatus.SUBMITTED, ParticipantStatus.WITHDRAWN):
         return redirect(next_step_url(participant))
     started = participant.status == ParticipantStatus.CONSENTED
     form = ActionForm()

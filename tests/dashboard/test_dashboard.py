@@ -34,6 +34,8 @@ from surveyapp.participant.services import create_participant
 from surveyapp.reference import local_authorities
 from surveyapp.responses.services import save_answers, submit
 from surveyapp.studies.models import Study
+from surveyapp.withdrawal.models import Channel, Scope
+from surveyapp.withdrawal.services import withdraw
 from tests.conftest import EXAMPLE_NOMINEES
 
 from ..conftest import Browser
@@ -463,6 +465,22 @@ def test_opting_out_of_emails_after_consenting_still_counts_the_return(app, stud
     assert coverage_rows(page)["CAY"] == ("covered", "missing", "partly")
     assert statuses(app, study)[nominees[CAY_CHILDREN]] == "submitted"
     assert summary(page)["included"] == 1
+
+
+@pytest.mark.parametrize(("scope", "counted"), [("participation", True), ("answers", False)])
+def test_a_withdrawal_counts_only_what_may_still_be_used(app, study, researcher, nominees, scope, counted):
+    """Keeping what they gave leaves the return counted and the area covered; withdrawing the
+    answers takes both away, from that moment."""
+    progress(app, study, CAY_CHILDREN, consent=True, submitted=True,
+             answers={"role": "Rheolwr", "la_code": "CAY", "service_area": "children"})
+    with app.app_context():
+        participant = db.session.get(Nominee, nominees[CAY_CHILDREN]).participant
+        withdraw(participant, Scope(scope), Channel.LINK)
+        db.session.commit()
+    page = dashboard(sign_in(app))
+    assert statuses(app, study)[nominees[CAY_CHILDREN]] == "withdrawn"
+    assert summary(page)["included"] == summary(page)["engaged"] == int(counted)
+    assert coverage_rows(page)["CAY"][0] == ("covered" if counted else "missing")  # children
 
 
 # --- filters --------------------------------------------------------------------------------
