@@ -3,8 +3,8 @@ downloads and the consent-record PDF show. Built from the immutable instrument v
 participant saw (never from today's files) and from the consent, withdrawal and audit rows.
 Never holds an answer.
 
-The builders (``register_rows``, ``consent_views``) live here too; pages and PDFs receive these
-dataclasses, never ORM objects.
+The builders (``register_rows``, ``consent_views``, ``version_matrix``) are in register.py; pages
+and PDFs receive these dataclasses, never ORM objects.
 """
 
 from __future__ import annotations
@@ -60,3 +60,13 @@ class ConsentView:
     current_form_version: int   # the study's consent-form version today
     withdrawal: WithdrawalView | None = None
     history: list[tuple[datetime, str]] = field(default_factory=list)  # (when, event kind)
+
+    @property
+    def status(self) -> str:
+        """The register's status: "withdrew", "refused" (did not consent), "older_version"
+        (consented to a version older than the study's current one) or "consented"."""
+        if self.withdrawal is not None:
+            return "withdrew"
+        if not self.given:
+            return "refused"
+        return "older_version" if self.form_version != self.current_form_version else "consented"
