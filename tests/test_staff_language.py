@@ -21,12 +21,15 @@ from surveyapp.access import PARTICIPANT, PUBLIC, Role
 from surveyapp.accounts.models import User
 from surveyapp.accounts.services import create_user
 from surveyapp.config import TRANSLATIONS_DIR
+from surveyapp.consent.services import record_consent
 from surveyapp.db import db, utcnow
 from surveyapp.invitations.models import Batch, BatchStatus, Message, MessageKind, MessageStatus
 from surveyapp.nominees.importer import parse_nominees
 from surveyapp.nominees.models import NomineeImport
 from surveyapp.nominees.services import import_nominees
+from surveyapp.participant.models import ParticipantStatus
 from surveyapp.studies.models import Study
+from surveyapp.withdrawal.models import Channel, Outcome, Scope, Withdrawal
 from tests.conftest import EXAMPLE_NOMINEES
 
 PASSWORD = "a-long-password-for-tests"
@@ -266,9 +269,18 @@ def demo(app, study):
         db.session.add(batch)
         job = NomineeImport(study_id=row.id, filename="nominees.csv", status="done")
         db.session.add(job)
+        # A nominee who consented in Welsh and then asked, late, to withdraw their answers: the
+        # register, its detail page, the audit trail and the withdrawal pages all have rows.
+        withdrawn = nominees[2].participant
+        record_consent(withdrawn, {item.id: True for item in study.consent_form.items}, language="cy")
+        withdrawn.status = ParticipantStatus.WITHDRAWN.value
+        withdrawal = Withdrawal(participant=withdrawn, scope=Scope.ANSWERS.value, channel=Channel.EMAIL.value,
+                                outcome=Outcome.FLAGGED.value, recorded_by_id=user.id)
+        db.session.add(withdrawal)
         db.session.commit()
         return {"nominee_id": nominees[0].id, "batch_id": batch.id, "message_id": batch.messages[1].id,
-                "job_id": job.id, "user_id": user.id, "kind": MessageKind.INVITATION.value}
+                "job_id": job.id, "user_id": user.id, "kind": MessageKind.INVITATION.value,
+                "participant_id": withdrawn.id, "withdrawal_id": withdrawal.id}
 
 
 def staff_get_rules(app):
@@ -312,6 +324,8 @@ def sweep(app, demo) -> tuple[dict, dict, list[str]]:
         visited.append(rule.endpoint)
         if response.mimetype == "application/json":
             texts = _json_strings(response.get_json())
+        elif response.mimetype != "text/html":
+            continue  # a download (CSV, XLSX, PDF): its language is tested with the download
         else:
             html = response.get_data(as_text=True)
             assert HTML_LANG.search(html).group(1) == "cy", path
@@ -325,7 +339,8 @@ def sweep(app, demo) -> tuple[dict, dict, list[str]]:
 
 def test_no_english_on_welsh_staff_pages(app, demo):
     found, _, visited = sweep(app, demo)
-    assert {"dashboard.index", "nominees.index", "invitations.index", "review.index", "accounts.users",
+    assert {"dashboard.index", "nominees.index", "invitations.index", "review.index", "review.participant",
+            "review.versions", "audit.index", "withdrawals.index", "withdrawals.decide", "accounts.users",
             "accounts.account"} <= set(visited)
     assert found == {}, "English on Welsh staff pages:\n" + json.dumps(found, indent=1, ensure_ascii=False)
 

@@ -16,13 +16,15 @@ import pytest
 
 from surveyapp.access import Role
 from surveyapp.accounts.services import create_user
+from surveyapp.consent.services import record_consent
 from surveyapp.db import db
 from surveyapp.invitations.models import Batch, Message, MessageStatus
 from surveyapp.nominees.importer import parse_nominees
 from surveyapp.nominees.models import NomineeImport
 from surveyapp.nominees.services import import_nominees
-from surveyapp.participant.services import derive_token
+from surveyapp.participant.services import create_participant, derive_token
 from surveyapp.studies.models import Study
+from surveyapp.withdrawal.models import Withdrawal
 
 IDENTITIES = ("anonymous", "participant", "researcher", "reviewer", "admin")
 PASSWORD = "a-long-password-for-tests"
@@ -52,6 +54,8 @@ ACCESS = {
     "participant.email_link": LINK,
     "participant.review": LINK,
     "participant.done": LINK,
+    "participant.withdraw": LINK,
+    "participant.withdrawn": LINK,
     "accounts.login": PUBLIC,
     "accounts.logout": SIGNED_IN,
     "accounts.account": SIGNED_IN,
@@ -60,6 +64,16 @@ ACCESS = {
     "accounts.edit_user": ADMIN,
     "dashboard.index": RESEARCHER_OR_ADMIN,
     "review.index": REVIEWER_OR_ADMIN,
+    "review.participant": REVIEWER_OR_ADMIN,
+    "review.versions": REVIEWER_OR_ADMIN,
+    "review.register_csv": REVIEWER_OR_ADMIN,
+    "review.register_xlsx": REVIEWER_OR_ADMIN,
+    "review.participant_pdf": REVIEWER_OR_ADMIN,
+    "review.register_pdf": REVIEWER_OR_ADMIN,
+    "audit.index": REVIEWER_OR_ADMIN,
+    "withdrawals.index": RESEARCHER,
+    "withdrawals.new": RESEARCHER,
+    "withdrawals.decide": RESEARCHER,
     "nominees.index": RESEARCHER,
     "nominees.upload": RESEARCHER,
     "nominees.import_valid_rows": RESEARCHER,
@@ -99,11 +113,19 @@ def world(make_app, study):
         db.session.add(batch)
         job = NomineeImport(study_id=study_row.id, filename="n.csv", status="done")
         db.session.add(job)
+        # Someone else, from the open link, who consented and then withdrew (a late request,
+        # waiting for a researcher): the register's and the withdrawal pages' ids.
+        other, _ = create_participant(study_row, source="open", language="en")
+        record_consent(other, {item.id: True for item in study.consent_form.items}, language="en")
+        other.status = "withdrawn"
+        withdrawal = Withdrawal(participant=other, scope="answers", channel="email", outcome="flagged")
+        db.session.add(withdrawal)
         db.session.commit()
         values = {
             "slug": study_row.slug, "number": 1, "user_id": users["admin"].id, "nominee_id": nominee.id,
             "batch_id": batch.id, "message_id": batch.messages[0].id, "kind": "invitation",
-            "filename": "css/app.css", "job_id": job.id,
+            "filename": "css/app.css", "job_id": job.id, "participant_id": other.id,
+            "withdrawal_id": withdrawal.id,
         }
         token = derive_token(app.config["LINK_KEY"], nominee.link_nonce)
     return app, values, token
@@ -153,7 +175,19 @@ ALLOWED = {
     ("/researcher/nominees/import/jobs/<id:job_id>/valid-rows", "POST"): "-> /researcher/nominees/import/jobs/<id>",
     ("/researcher/nominees/new", "GET"): 200,
     ("/researcher/nominees/new", "POST"): 400,
+    ("/researcher/withdrawals/", "GET"): 200,
+    ("/researcher/withdrawals/new", "GET"): 200,
+    ("/researcher/withdrawals/new", "POST"): 400,
+    ("/researcher/withdrawals/<id:withdrawal_id>/decide", "GET"): 200,
+    ("/researcher/withdrawals/<id:withdrawal_id>/decide", "POST"): 400,
     ("/review/", "GET"): 200,
+    ("/review/audit/", "GET"): 200,
+    ("/review/participants/<id:participant_id>", "GET"): 200,
+    ("/review/participants/<id:participant_id>/consent.pdf", "GET"): 200,
+    ("/review/register.csv", "GET"): 200,
+    ("/review/register.pdf", "GET"): 200,
+    ("/review/register.xlsx", "GET"): 200,
+    ("/review/versions", "GET"): 200,
     ("/s/<slug:slug>", "GET"): 200,
     ("/s/<slug:slug>", "POST"): 200,
     ("/static/<path:filename>", "GET"): 200,
@@ -179,6 +213,9 @@ ALLOWED_TO_PARTICIPANT = {
     ("/p/<token>/section/<id:number>", "GET"): "-> /survey/section/1",
     ("/p/<token>/section/<id:number>", "POST"): "-> /survey/declined",
     ("/p/<token>/section/<id:number>/autosave", "POST"): 409,
+    ("/p/<token>/withdraw", "GET"): "-> /survey/withdraw",
+    ("/p/<token>/withdraw", "POST"): "-> /survey/declined",
+    ("/p/<token>/withdrawn", "GET"): "-> /survey/withdrawn",
     ("/survey", "GET"): "-> /survey/declined",
     ("/survey", "POST"): 409,
     ("/survey/consent", "GET"): 200,
@@ -195,6 +232,9 @@ ALLOWED_TO_PARTICIPANT = {
     ("/survey/section/<id:number>", "GET"): "-> /survey/declined",
     ("/survey/section/<id:number>", "POST"): 409,
     ("/survey/section/<id:number>/autosave", "POST"): 409,
+    ("/survey/withdraw", "GET"): "-> /survey/declined",
+    ("/survey/withdraw", "POST"): 409,
+    ("/survey/withdrawn", "GET"): "-> /survey/declined",
 }
 STAFF_HOME_RULES = {("/login", "GET"), ("/login", "POST")}  # a signed-in person is sent home
 

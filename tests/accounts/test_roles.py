@@ -72,11 +72,12 @@ def nav_links(page: str) -> list[str]:
 
 @pytest.mark.parametrize(("email", "home", "menu"), [
     ("researcher@example.org", "/researcher/",
-     ["/researcher/", "/researcher/nominees/", "/researcher/invitations/", "/account"]),
-    ("reviewer@example.org", "/review/", ["/review/", "/account"]),
-    ("admin@example.org", "/researcher/", ["/researcher/", "/review/", "/admin/users", "/account"]),
+     ["/researcher/", "/researcher/nominees/", "/researcher/invitations/", "/researcher/withdrawals/", "/account"]),
+    ("reviewer@example.org", "/review/", ["/review/", "/review/audit/", "/account"]),
+    ("admin@example.org", "/researcher/", ["/researcher/", "/review/", "/review/audit/", "/admin/users", "/account"]),
     ("both@example.org", "/researcher/",
-     ["/researcher/", "/researcher/nominees/", "/researcher/invitations/", "/review/", "/account"]),
+     ["/researcher/", "/researcher/nominees/", "/researcher/invitations/", "/researcher/withdrawals/", "/review/",
+      "/review/audit/", "/account"]),
 ])
 def test_each_role_starts_on_its_own_page_with_its_own_menu(app, people, email, home, menu):
     client = signed_in(app, email)
@@ -91,14 +92,15 @@ def test_each_role_starts_on_its_own_page_with_its_own_menu(app, people, email, 
 
 
 @pytest.mark.parametrize("locale", ["cy", "en"])
-def test_the_reviewers_page_says_what_will_be_there(app, people, locale):
+def test_the_reviewers_page_is_the_consent_register(app, people, locale):
     client = signed_in(app, "reviewer@example.org")
     client.get(f"/review/?lang={locale}")
     page = client.get("/review/").get_data(as_text=True)
     assert f'<html lang="{locale}">' in page
-    for message in ("Ethics review",
-                    "The register arrives with its own piece of work. Until then, nothing is shown here.",
-                    "Reviewers will never see participants' answers on these pages."):
+    for message in ("Consent register",
+                    "One row per participant with a consent record: the latest record decides the row. "
+                    "Participants' answers are never shown here.",
+                    "No consent records yet."):
         assert in_language(app, locale, message) in shown(page)
 
 

@@ -55,10 +55,12 @@ def _victims(app, study, language: str) -> dict:
     """Rows for the edit, link and id routes: a reviewer, an invited nominee who has not chosen
     a language, and a failed invitation to them in a finished batch."""
     from surveyapp.accounts.services import create_user
+    from surveyapp.consent.services import record_consent
     from surveyapp.invitations.models import Batch, Message, MessageStatus
     from surveyapp.nominees.models import NomineeImport
     from surveyapp.nominees.services import NomineeData, add_nominee
-    from surveyapp.participant.services import derive_token
+    from surveyapp.participant.services import create_participant, derive_token
+    from surveyapp.withdrawal.models import Withdrawal
 
     user = create_user(f"victim.{language}@example.org", f"Victim {language}", PASSWORD, {Role.REVIEWER}, language)
     nominee = add_nominee(study, NomineeData(f"Nominee {language}", f"victim.{language}@example.org", "GWN",
@@ -70,10 +72,19 @@ def _victims(app, study, language: str) -> dict:
     db.session.add(batch)
     job = NomineeImport(study_id=study.id, filename=f"list-{language}.csv", status="done")
     db.session.add(job)
+    # Someone who consented and then asked, late, to withdraw their answers (the register's and
+    # the withdrawal pages' ids).
+    withdrawn, _ = create_participant(study, source="open", language=language)
+    record_consent(withdrawn, {item.id: True for item in study.consent_form.as_consent_form().items},
+                   language=language)
+    withdrawn.status = "withdrawn"
+    withdrawal = Withdrawal(participant=withdrawn, scope="answers", channel="email", outcome="flagged")
+    db.session.add(withdrawal)
     db.session.flush()
     return {"user": user.id, "nominee": nominee.id, "participant": nominee.participant_id, "job": job.id,
             "token": derive_token(app.config["LINK_KEY"], nominee.link_nonce),
-            "batch": batch.id, "message": batch.messages[0].id}
+            "batch": batch.id, "message": batch.messages[0].id, "withdrawn": withdrawn.id,
+            "withdrawal": withdrawal.id}
 
 
 def _empty(app) -> None:

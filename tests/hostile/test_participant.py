@@ -194,4 +194,5 @@ def test_consent(world, people, language, payload):
     response = visitor.client.post(visitor.action(form), data={**form["hidden"], **boxes, "consent": "1"})
     answer = world.check(visitor.client, response, language, allowed={302, 400})
     accepted = answer.status == 302
-    world.settle(before, {"consent_record": 1, "consent_item_answer": len(boxes)} if accepted else {})
+    world.settle(before, {"consent_record": 1, "consent_item_answer": len(boxes), "audit_event": 1}
+                 if accepted else {})

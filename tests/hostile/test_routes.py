@@ -35,10 +35,12 @@ POST_ROUTES = {
     "/researcher/nominees/import/valid-rows": RESEARCHER,
     "/researcher/nominees/import/jobs/<id:job_id>/valid-rows": RESEARCHER,
     "/researcher/nominees/new": RESEARCHER,
+    "/researcher/withdrawals/new": RESEARCHER,
+    "/researcher/withdrawals/<id:withdrawal_id>/decide": RESEARCHER,
     "/s/<slug:slug>": ANYONE,
     **{f"{prefix}{page}": PARTICIPANT for prefix in ("/survey", "/p/<token>")
        for page in ("", "/consent", "/decline", "/email-link", "/review", "/section/<id:number>",
-                    "/section/<id:number>/autosave")},
+                    "/section/<id:number>/autosave", "/withdraw")},
 }
 ID_ROUTES = {
     "/admin/users/<id:user_id>": ADMIN,
@@ -52,6 +54,9 @@ ID_ROUTES = {
     "/researcher/nominees/import/jobs/<id:job_id>": RESEARCHER,
     "/researcher/nominees/import/jobs/<id:job_id>/progress": RESEARCHER,
     "/researcher/nominees/import/jobs/<id:job_id>/valid-rows": RESEARCHER,
+    "/researcher/withdrawals/<id:withdrawal_id>/decide": RESEARCHER,
+    "/review/participants/<id:participant_id>": ADMIN,
+    "/review/participants/<id:participant_id>/consent.pdf": ADMIN,
     "/survey/section/<id:number>": PARTICIPANT,
     "/survey/section/<id:number>/autosave": PARTICIPANT,
     "/p/<token>/section/<id:number>": PARTICIPANT,
@@ -77,7 +82,7 @@ def test_every_route_is_covered(world, language):
 
 TOKEN_RULES = {f"/p/<token>{page}" for page in ("", "/consent", "/decline", "/declined", "/done", "/email-link",
                                                 "/information", "/review", "/saved", "/section/<id:number>",
-                                                "/section/<id:number>/autosave")}
+                                                "/section/<id:number>/autosave", "/withdraw", "/withdrawn")}
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +116,8 @@ def _client(world, sessions, who: str, language: str, rule: str, fresh: bool = F
     participant = visitor if who == PARTICIPANT else None
     values = {"user_id": victim["user"], "message_id": victim["message"], "nominee_id": victim["nominee"],
               "batch_id": victim["batch"], "kind": "reminder", "slug": world.slug, "number": "1",
-              "filename": "css/app.css", "job_id": victim["job"],
+              "filename": "css/app.css", "job_id": victim["job"], "withdrawal_id": victim["withdrawal"],
+              "participant_id": victim["withdrawn"],
               "token": participant.token if participant else ""}
     path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule)
     if participant is not None:
@@ -126,9 +132,10 @@ def _client(world, sessions, who: str, language: str, rule: str, fresh: bool = F
 
 
 # Rows an accepted request may add (each such form is checked closely elsewhere): a resent
-# message's new batch, an emailed link, a sign-in's failure count, and a participant from the
-# open link (duplicate keys: the first language sent is taken).
-FREE = ("invitation_batch", "invitation_message", "link_email", "login_throttle", "participant")
+# message's new batch, an emailed link, a sign-in's failure count, a participant from the
+# open link (duplicate keys: the first language sent is taken), and the audit events of those.
+FREE = ("invitation_batch", "invitation_message", "link_email", "login_throttle", "participant", "audit_event",
+        "audit_head")
 # A redirect from a canonical-path rule (a "..%2F" token makes "//", merged by the router).
 MOVED = 308
 
