@@ -23,6 +23,7 @@ from surveyapp.db import UTCDateTime, db
 from surveyapp.invitations.models import Message
 from surveyapp.nominees.models import Nominee
 from surveyapp.nominees.status import NomineeStatus, select_with_status, status_expression
+from surveyapp.paging import Page
 from surveyapp.participant.models import Participant
 from surveyapp.reference import LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities, regions
 from surveyapp.responses.models import Response
@@ -185,26 +186,6 @@ class Row:
     nominee: Nominee
     status: NomineeStatus
     changed: datetime
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[Row]
-    total: int
-    filters: Filters  # with the page actually shown
-    size: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(math.ceil(self.total / self.size), 1)
-
-    @property
-    def first(self) -> int:
-        return (self.filters.page - 1) * self.size + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
 
 
 def page(study: Study, filters: Filters, locale: str, size: int = PAGE_SIZE) -> Page:

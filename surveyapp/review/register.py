@@ -24,6 +24,7 @@ from surveyapp.i18n import tr
 from surveyapp.instruments.model import paragraphs
 from surveyapp.instruments.models import InstrumentVersion
 from surveyapp.nominees.models import Nominee
+from surveyapp.paging import Page
 from surveyapp.participant.models import Participant, format_pid
 from surveyapp.reference import local_authorities
 from surveyapp.review.records import ConsentView, ItemView, WithdrawalView
@@ -175,26 +176,6 @@ def _views(study: Study, rows, history: list | None = None) -> list[ConsentView]
             history=history if history is not None else [],
         ))
     return views
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[ConsentView]
-    total: int
-    filters: Filters  # with the page actually shown
-    size: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(math.ceil(self.total / self.size), 1)
-
-    @property
-    def first(self) -> int:
-        return (self.filters.page - 1) * self.size + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
 
 
 def register_rows(study: Study, filters: Filters, size: int = PAGE_SIZE) -> Page:
