@@ -43,9 +43,14 @@ def index():
     return render_template("nominees/index.html", study=study, page=page, filters=page.filters, counts=counts,
                            showing=_showing(page), statuses=list(NomineeStatus), status_titles=STATUS_TITLES,
                            service_titles=SERVICE_AREAS, language_names=LANGUAGE_NAMES,
-                           languages=list(LANGUAGE_PREFERENCES), local_authorities=local_authorities(),
-                           authority_choices=sorted(local_authorities().values(), key=lambda la: la.name(locale)),
-                           regions=regions(), locale=locale)
+                           local_authorities=local_authorities(), locale=locale,
+                           status_choices=[(status.value, STATUS_TITLES[status]) for status in NomineeStatus],
+                           language_choices=[(code, _("Not known") if code == "unknown" else LANGUAGE_NAMES[code])
+                                             for code in LANGUAGE_PREFERENCES],
+                           authority_choices=[(la.code, la.name(locale)) for la in
+                                              sorted(local_authorities().values(), key=lambda la: la.name(locale))],
+                           region_choices=[(name_en, name_cy if locale == "cy" else name_en)
+                                           for name_en, name_cy in regions()])
 
 
 def _showing(page: listing.Page) -> str:

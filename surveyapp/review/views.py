@@ -51,9 +51,12 @@ def index():
     page = register.register_rows(study, filters)
     return render_template("review/index.html", study=study, page=page, filters=page.filters,
                            showing=_showing(page), items=downloads.item_ids(page.rows),
-                           item_texts=_item_texts(page.rows, study), versions=register.form_versions(study),
+                           item_texts=_item_texts(page.rows, study),
+                           version_choices=[(v, f"v{v}") for v in register.form_versions(study)],
                            statuses=_status_choices(), method_choices=_method_choices(),
-                           authority_choices=sorted(local_authorities().values(), key=lambda la: la.name(locale)),
+                           language_choices=[(code, LANGUAGE_PREFERENCES[code]) for code in register.LANGUAGES],
+                           authority_choices=[(la.code, la.name(locale)) for la in
+                                              sorted(local_authorities().values(), key=lambda la: la.name(locale))],
                            **_titles())
 
 
