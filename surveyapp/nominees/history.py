@@ -3,7 +3,7 @@
 Nothing here is a separate log that could disagree with the records: each email is its
 message row, the link opened and submitted are the participant's times, consent is its
 consent records, answers are the response's first and last save, declined is the nominee's
-own record. The whole history costs a fixed number of queries, however many emails.
+own record, a withdrawal is its withdrawal row. The whole history costs a fixed number of queries, however many emails.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from surveyapp.invitations.services import RESENDABLE
 from surveyapp.nominees.models import Nominee
 from surveyapp.participant.models import LinkEmail, Participant
 from surveyapp.responses.models import Response
+from surveyapp.withdrawal.models import Withdrawal
 
 
 class EventKind(enum.StrEnum):
@@ -37,6 +38,7 @@ class EventKind(enum.StrEnum):
     ANSWERS = "answers"            # answers saved (first and last save)
     SUBMITTED = "submitted"
     DECLINED = "declined"          # by the nominee from their link, or marked by a researcher
+    WITHDREW = "withdrew"          # withdrew after consenting (scope, how, outcome, any erasure)
 
 
 # Languages named in the reader's language (a Welsh page says "Saesneg", not "English").
@@ -119,10 +121,25 @@ def _declined(nominee: Nominee) -> list[Event]:
     return [Event(EventKind.DECLINED, nominee.declined_at, {"reason": nominee.declined_reason, "by": by})]
 
 
+def _withdrew(participant: Participant) -> list[Event]:
+    withdrawal = db.session.scalar(sa.select(Withdrawal).where(Withdrawal.participant_id == participant.id))
+    if withdrawal is None:
+        return []
+    names = dict(db.session.execute(sa.select(User.id, User.name).where(
+        User.id.in_({withdrawal.recorded_by_id, withdrawal.decided_by_id} - {None}))).all()) \
+        if withdrawal.recorded_by_id or withdrawal.decided_by_id else {}
+    return [Event(EventKind.WITHDREW, withdrawal.requested_at, {
+        "scope": withdrawal.scope, "channel": withdrawal.channel, "outcome": withdrawal.outcome,
+        "by": names.get(withdrawal.recorded_by_id), "decided_at": withdrawal.decided_at,
+        "decided_by": names.get(withdrawal.decided_by_id), "reason": withdrawal.decision_reason,
+        "erased_at": withdrawal.erased_at})]
+
+
 def history(nominee: Nominee) -> History:
     """Every event for ``nominee``, oldest first (an email's time is when it was tried, or
     when its batch was made if it has not been tried yet)."""
-    events = _emails(nominee) + _participant_events(nominee.participant) + _declined(nominee)
+    events = (_emails(nominee) + _participant_events(nominee.participant) + _declined(nominee)
+              + _withdrew(nominee.participant))
     return History(nominee, sorted(events, key=lambda e: e.sort_key))
 
 

@@ -28,6 +28,7 @@ from surveyapp.reference import AGENCIES, LANGUAGE_PREFERENCES, SERVICE_AREAS, l
 from surveyapp.studies.services import current_study
 from surveyapp.tasks import enqueue, read_progress
 from surveyapp.web import validates_own_csrf
+from surveyapp.withdrawal.models import CHANNEL_TITLES, OUTCOME_TITLES, SCOPE_TITLES
 
 bp = Blueprint("nominees", __name__, template_folder="templates", url_prefix="/researcher/nominees")
 
@@ -200,6 +201,7 @@ def show(nominee_id: int):
                            status=status_of(nominee), status_titles=STATUS_TITLES, service_titles=SERVICE_AREAS,
                            agencies=AGENCIES, language_names=LANGUAGE_NAMES, kind_titles=EMAIL_KINDS,
                            method_titles=METHOD_TITLES, authority=local_authorities().get(nominee.la_code),
+                           scope_titles=SCOPE_TITLES, channel_titles=CHANNEL_TITLES, outcome_titles=OUTCOME_TITLES,
                            locale=current_locale())
 
 

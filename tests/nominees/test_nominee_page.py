@@ -32,6 +32,8 @@ from surveyapp.participant.services import email_personal_link
 from surveyapp.responses.services import save_answers, submit
 from surveyapp.studies.models import Study
 from surveyapp.tasks import get_huey
+from surveyapp.withdrawal.models import Channel, Scope
+from surveyapp.withdrawal.services import withdraw
 from tests.conftest import Browser
 from tests.invitations.conftest import (  # noqa: F401 (mail_app is a fixture)
     PASSWORD,
@@ -160,6 +162,25 @@ def test_the_page_shows_each_kind_of_event_in_time_order(mail_app, journeys):  #
     assert f"<dd data-outcome>{in_language(mail_app, 'en', NO_SUCH_ADDRESS)}</dd>" in page
     assert f"<code>{REFUSAL}</code>" in unescape(page)
     assert 'data-status="failed"' in page and "Send this email again" in page
+
+
+def test_a_withdrawal_is_in_the_history_with_its_scope_and_erasure(mail_app, journeys):  # noqa: F811
+    """Carys, having submitted, withdraws her answers from her link: the page records when, the
+    scope, how, the outcome and the erasure; no link to record another withdrawal is offered."""
+    researcher = sign_in_researcher(mail_app)
+    before = page_of(researcher, journeys["carys@example.org"])
+    assert re.search(r'href="/researcher/withdrawals/new\?participant=P\d+" data-record-withdrawal', before)
+    with mail_app.app_context():
+        participant = db.session.scalar(sa.select(Nominee).where(Nominee.email == "carys@example.org")).participant
+        withdraw(participant, Scope.ANSWERS, Channel.LINK)
+        db.session.commit()
+    page = page_of(researcher, journeys["carys@example.org"])
+    assert events(page)[-1] == "withdrew"
+    assert 'data-scope="answers"' in page and 'data-withdrawal-outcome="applied"' in page
+    assert in_language(mail_app, "en", "Answers erased") in page
+    assert "data-record-withdrawal" not in page
+    page = page_of(researcher, journeys["aled@example.org"])
+    assert "withdrew" not in events(page) and "data-record-withdrawal" not in page  # never consented
 
 
 def test_the_page_in_welsh(mail_app, journeys):  # noqa: F811
