@@ -42,6 +42,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     from surveyapp.audit.views import bp as audit_bp
     from surveyapp.dashboard.views import bp as dashboard_bp
     from surveyapp.health import bp as health_bp
+    from surveyapp.interviews.views import bp as interviews_bp
     from surveyapp.invitations.views import bp as invitations_bp
     from surveyapp.nominees.views import bp as nominees_bp
     from surveyapp.participant.views import bp as participant_bp
@@ -49,7 +50,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     from surveyapp.withdrawal.views import bp as withdrawals_bp
 
     for blueprint in (participant_bp, accounts_bp, dashboard_bp, nominees_bp, invitations_bp, withdrawals_bp,
-                      review_bp, audit_bp, health_bp):
+                      interviews_bp, review_bp, audit_bp, health_bp):
         app.register_blueprint(blueprint)
 
     from surveyapp.access import check_routes_declare_access, public

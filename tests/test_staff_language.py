@@ -340,8 +340,8 @@ def sweep(app, demo) -> tuple[dict, dict, list[str]]:
 def test_no_english_on_welsh_staff_pages(app, demo):
     found, _, visited = sweep(app, demo)
     assert {"dashboard.index", "nominees.index", "invitations.index", "review.index", "review.participant",
-            "review.versions", "audit.index", "withdrawals.index", "withdrawals.decide", "accounts.users",
-            "accounts.account"} <= set(visited)
+            "review.versions", "audit.index", "withdrawals.index", "withdrawals.decide", "interviews.verbal_consent",
+            "accounts.users", "accounts.account"} <= set(visited)
     assert found == {}, "English on Welsh staff pages:\n" + json.dumps(found, indent=1, ensure_ascii=False)
 
 

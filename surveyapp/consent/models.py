@@ -39,8 +39,11 @@ class ConsentRecord(db.Model):
     # records made before this was kept), and its content hash at the time.
     information_sheet_id: Mapped[int | None] = mapped_column(sa.ForeignKey("instrument_version.id"))
     information_sheet_hash: Mapped[str | None] = mapped_column(sa.String(64))
-    # For consent taken verbally: the researcher who recorded it.
+    # For consent taken verbally: the researcher who recorded it, and when and in which
+    # language the information sheet was sent to the participant beforehand.
     recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    sheet_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sheet_sent_language: Mapped[str | None] = mapped_column(sa.String(5))
 
     consent_form: Mapped[InstrumentVersion] = relationship(foreign_keys=[consent_form_id])
     information_sheet: Mapped[InstrumentVersion | None] = relationship(foreign_keys=[information_sheet_id])

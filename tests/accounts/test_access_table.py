@@ -72,6 +72,7 @@ ACCESS = {
     "review.register_pdf": REVIEWER_OR_ADMIN,
     "audit.index": REVIEWER_OR_ADMIN,
     "withdrawals.index": RESEARCHER,
+    "interviews.verbal_consent": RESEARCHER,
     "withdrawals.new": RESEARCHER,
     "withdrawals.decide": RESEARCHER,
     "nominees.index": RESEARCHER,
@@ -175,6 +176,8 @@ ALLOWED = {
     ("/researcher/nominees/import/jobs/<id:job_id>/valid-rows", "POST"): "-> /researcher/nominees/import/jobs/<id>",
     ("/researcher/nominees/new", "GET"): 200,
     ("/researcher/nominees/new", "POST"): 400,
+    ("/researcher/interviews/nominees/<id:nominee_id>/consent", "GET"): 200,
+    ("/researcher/interviews/nominees/<id:nominee_id>/consent", "POST"): 400,  # nothing answered
     ("/researcher/withdrawals/", "GET"): 200,
     ("/researcher/withdrawals/new", "GET"): 200,
     ("/researcher/withdrawals/new", "POST"): 400,

@@ -37,6 +37,7 @@ POST_ROUTES = {
     "/researcher/nominees/new": RESEARCHER,
     "/researcher/withdrawals/new": RESEARCHER,
     "/researcher/withdrawals/<id:withdrawal_id>/decide": RESEARCHER,
+    "/researcher/interviews/nominees/<id:nominee_id>/consent": RESEARCHER,
     "/s/<slug:slug>": ANYONE,
     **{f"{prefix}{page}": PARTICIPANT for prefix in ("/survey", "/p/<token>")
        for page in ("", "/consent", "/decline", "/email-link", "/review", "/section/<id:number>",
@@ -55,6 +56,7 @@ ID_ROUTES = {
     "/researcher/nominees/import/jobs/<id:job_id>/progress": RESEARCHER,
     "/researcher/nominees/import/jobs/<id:job_id>/valid-rows": RESEARCHER,
     "/researcher/withdrawals/<id:withdrawal_id>/decide": RESEARCHER,
+    "/researcher/interviews/nominees/<id:nominee_id>/consent": RESEARCHER,
     "/review/participants/<id:participant_id>": ADMIN,
     "/review/participants/<id:participant_id>/consent.pdf": ADMIN,
     "/survey/section/<id:number>": PARTICIPANT,
