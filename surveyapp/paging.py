@@ -1,4 +1,5 @@
-"""A page of a list filtered and counted in the database (the nominee list, the consent register)."""
+"""Paged lists counted in the database: the page arithmetic every list uses (nominees, the
+consent register, audit events, withdrawals), and a page of rows with its filters."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 Row = TypeVar("Row")
+
+
+def page_count(total: int, size: int) -> int:
+    return max(math.ceil(total / size), 1)
+
+
+def page_to_show(requested: int, total: int, size: int) -> int:
+    """The page asked for, within 1..the last page (past the end: the last page)."""
+    return min(max(requested, 1), page_count(total, size))
 
 
 @dataclass(frozen=True)
@@ -18,7 +28,7 @@ class Page(Generic[Row]):
 
     @property
     def pages(self) -> int:
-        return max(math.ceil(self.total / self.size), 1)
+        return page_count(self.total, self.size)
 
     @property
     def first(self) -> int:

@@ -15,6 +15,7 @@ from surveyapp.audit import kinds
 from surveyapp.audit.chain import Break
 from surveyapp.audit.models import AuditEvent
 from surveyapp.db import db
+from surveyapp.paging import page_count, page_to_show
 from surveyapp.participant.models import Participant, format_pid
 
 PER_PAGE = 50
@@ -80,8 +81,8 @@ def events_page(page: int, per_page: int = PER_PAGE) -> Page:
     """One page of events, newest first, with the acting member of staff's name and the
     participant's P-ID. A page out of range is the last page. Two statements."""
     total = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
+    pages = page_count(total, per_page)
+    page = page_to_show(page, total, per_page)
     query = (sa.select(AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.kind, AuditEvent.details,
                        User.name, Participant.pid)
              .outerjoin(User, User.id == AuditEvent.actor_id)

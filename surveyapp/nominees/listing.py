@@ -10,7 +10,6 @@ the rows with their status and the count, at 33 nominees or 10,000.
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
@@ -23,7 +22,7 @@ from surveyapp.db import UTCDateTime, db
 from surveyapp.invitations.models import Message
 from surveyapp.nominees.models import Nominee
 from surveyapp.nominees.status import NomineeStatus, select_with_status, status_expression
-from surveyapp.paging import Page
+from surveyapp.paging import Page, page_to_show
 from surveyapp.participant.models import Participant
 from surveyapp.reference import LANGUAGE_PREFERENCES, SERVICE_AREAS, local_authorities, regions
 from surveyapp.responses.models import Response
@@ -193,7 +192,7 @@ def page(study: Study, filters: Filters, locale: str, size: int = PAGE_SIZE) -> 
     the end shows the last page)."""
     total = db.session.scalar(sa.select(sa.func.count()).select_from(
         _filtered(study, filters, Nominee.id).with_only_columns(Nominee.id).subquery()))
-    number = min(filters.page, max(math.ceil(total / size), 1))
+    number = page_to_show(filters.page, total, size)
     filters = replace(filters, page=number)
     query = (_filtered(study, filters, Nominee, last_change().label("changed"))
              .order_by(*_order(filters, locale)).limit(size).offset((number - 1) * size))

@@ -10,7 +10,6 @@ Nothing here reads an answer: only consent records, withdrawals and audit events
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
 
 import sqlalchemy as sa
@@ -24,7 +23,7 @@ from surveyapp.i18n import tr
 from surveyapp.instruments.model import paragraphs
 from surveyapp.instruments.models import InstrumentVersion
 from surveyapp.nominees.models import Nominee
-from surveyapp.paging import Page
+from surveyapp.paging import Page, page_to_show
 from surveyapp.participant.models import Participant, format_pid
 from surveyapp.reference import local_authorities
 from surveyapp.review.records import ConsentView, ItemView, WithdrawalView
@@ -58,9 +57,9 @@ class Filters:
         return {f.name: str(getattr(chosen, f.name)) for f in fields(self)
                 if getattr(chosen, f.name) != getattr(defaults, f.name)}
 
-    def audit(self) -> dict[str, str | int]:
+    def audit(self) -> dict[str, str]:
         """The filters in force, for the export's audit event (never the page)."""
-        return {name: value for name, value in self.args(page=1).items()}
+        return self.args(page=1)
 
     @property
     def narrowed(self) -> bool:
@@ -107,9 +106,13 @@ def status_expression(study: Study) -> sa.ColumnElement[str]:
     )
 
 
-def _query(study: Study, filters: Filters, *columns) -> sa.Select:
+def _query(study: Study, filters: Filters, *columns, every_record: bool = False) -> sa.Select:
+    """The register's rows: each participant's latest consent record (or, ``every_record``, each
+    of their records), with its form, nominee and withdrawal, narrowed by ``filters``."""
+    record = (ConsentRecord.participant_id == Participant.id) if every_record \
+        else (ConsentRecord.id == _latest_record_id())
     query = (sa.select(*columns).select_from(Participant)
-             .join(ConsentRecord, ConsentRecord.id == _latest_record_id())
+             .join(ConsentRecord, record)
              .join(Form, Form.id == ConsentRecord.consent_form_id)
              .outerjoin(Nominee, Nominee.participant_id == Participant.id)
              .outerjoin(Withdrawal, Withdrawal.participant_id == Participant.id)
@@ -127,13 +130,17 @@ def _query(study: Study, filters: Filters, *columns) -> sa.Select:
     return query
 
 
-def _rows_query(study: Study, filters: Filters) -> sa.Select:
+def _rows_query(study: Study, filters: Filters, every_record: bool = False) -> sa.Select:
+    """What ``_views`` is built from: the rows with the names of the staff involved, unordered."""
     return (_query(study, filters, Participant.id, Participant.pid, Nominee.la_code, Nominee.service_area,
-                   ConsentRecord, Withdrawal, RecordedBy.name, WithdrawalBy.name, DecidedBy.name)
+                   ConsentRecord, Withdrawal, RecordedBy.name, WithdrawalBy.name, DecidedBy.name,
+                   every_record=every_record)
             .outerjoin(RecordedBy, RecordedBy.id == ConsentRecord.recorded_by_id)
             .outerjoin(WithdrawalBy, WithdrawalBy.id == Withdrawal.recorded_by_id)
-            .outerjoin(DecidedBy, DecidedBy.id == Withdrawal.decided_by_id)
-            .order_by(sa.case((Participant.pid.is_(None), 1), else_=0), Participant.pid, Participant.id))
+            .outerjoin(DecidedBy, DecidedBy.id == Withdrawal.decided_by_id))
+
+
+REGISTER_ORDER = (sa.case((Participant.pid.is_(None), 1), else_=0), Participant.pid, Participant.id)
 
 
 def _withdrawal(row: Withdrawal | None, recorded_by: str | None, decided_by: str | None) -> WithdrawalView | None:
@@ -182,15 +189,16 @@ def register_rows(study: Study, filters: Filters, size: int = PAGE_SIZE) -> Page
     """One page of the register (a page past the end shows the last page)."""
     total = db.session.scalar(sa.select(sa.func.count()).select_from(
         _query(study, filters, Participant.id).subquery()))
-    number = min(filters.page, max(math.ceil(total / size), 1))
+    number = page_to_show(filters.page, total, size)
     filters = replace(filters, page=number)
-    rows = db.session.execute(_rows_query(study, filters).limit(size).offset((number - 1) * size)).all()
+    rows = db.session.execute(_rows_query(study, filters).order_by(*REGISTER_ORDER)
+                              .limit(size).offset((number - 1) * size)).all()
     return Page(rows=_views(study, rows), total=total, filters=filters, size=size)
 
 
 def all_rows(study: Study, filters: Filters) -> list[ConsentView]:
     """Every row the filters select, unpaged (downloads and the register PDF)."""
-    return _views(study, db.session.execute(_rows_query(study, filters)).all())
+    return _views(study, db.session.execute(_rows_query(study, filters).order_by(*REGISTER_ORDER)).all())
 
 
 def consent_views(participant_id: int) -> list[ConsentView]:
@@ -203,15 +211,8 @@ def consent_views(participant_id: int) -> list[ConsentView]:
     events = [(when, kind) for when, kind in db.session.execute(
         sa.select(AuditEvent.occurred_at, AuditEvent.kind).where(AuditEvent.participant_id == participant_id)
         .order_by(AuditEvent.seq))]
-    query = (sa.select(Participant.id, Participant.pid, Nominee.la_code, Nominee.service_area, ConsentRecord,
-                       Withdrawal, RecordedBy.name, WithdrawalBy.name, DecidedBy.name)
-             .select_from(ConsentRecord).join(Participant, Participant.id == ConsentRecord.participant_id)
-             .outerjoin(Nominee, Nominee.participant_id == Participant.id)
-             .outerjoin(Withdrawal, Withdrawal.participant_id == Participant.id)
-             .outerjoin(RecordedBy, RecordedBy.id == ConsentRecord.recorded_by_id)
-             .outerjoin(WithdrawalBy, WithdrawalBy.id == Withdrawal.recorded_by_id)
-             .outerjoin(DecidedBy, DecidedBy.id == Withdrawal.decided_by_id)
-             .where(ConsentRecord.participant_id == participant_id)
+    query = (_rows_query(participant.study, Filters(), every_record=True)
+             .where(Participant.id == participant_id)
              .order_by(ConsentRecord.recorded_at.desc(), ConsentRecord.id.desc()))
     return _views(participant.study, db.session.execute(query).all(), history=events)
 

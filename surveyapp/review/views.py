@@ -134,7 +134,7 @@ def register_xlsx():
 @roles_required(Role.REVIEWER, Role.ADMIN)
 def participant_pdf(participant_id: int):
     """One participant's consent record as a PDF, printed in the language they saw it in."""
-    from surveyapp.review.consent_pdf import consent_pdf
+    from surveyapp.review.consent_pdf import consent_pdf  # WeasyPrint: 0.6 s to import, kept off start-up
 
     study = current_study()
     view = register.consent_view(participant_id)
@@ -149,7 +149,7 @@ def participant_pdf(participant_id: int):
 @roles_required(Role.REVIEWER, Role.ADMIN)
 def register_pdf():
     """The (filtered) register's consent records as one PDF, with a cover page naming the filters."""
-    from surveyapp.review.consent_pdf import consent_pdf
+    from surveyapp.review.consent_pdf import consent_pdf  # as above: imported on first use
 
     study = current_study()
     filters = register.parse(request.args)

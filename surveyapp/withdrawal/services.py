@@ -25,6 +25,7 @@ from surveyapp.audit import kinds
 from surveyapp.audit.chain import record as audit
 from surveyapp.db import db, utcnow
 from surveyapp.errors import DomainError
+from surveyapp.paging import page_count, page_to_show
 from surveyapp.participant.models import Participant, ParticipantStatus
 from surveyapp.studies.models import Study
 from surveyapp.withdrawal.erasure import erase_answers
@@ -177,12 +178,11 @@ def find_participant(study: Study, given: str) -> Participant | None:
 
 def withdrawals_page(study: Study, page: int, per_page: int = 50) -> tuple[list[Withdrawal], int, int]:
     """One page of the study's withdrawals, those waiting for a decision first, then the
-    newest: (withdrawals, page, pages). A page out of range is page 1."""
+    newest: (withdrawals, page, pages). A page past the end is the last, as in every list."""
     where = sa.and_(Withdrawal.participant_id == Participant.id, Participant.study_id == study.id)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(Withdrawal).join(Participant, where))
-    pages = max(1, -(-total // per_page))
-    if not 1 <= page <= pages:
-        page = 1
+    pages = page_count(total, per_page)
+    page = page_to_show(page, total, per_page)
     flagged_first = sa.case((Withdrawal.outcome == Outcome.FLAGGED.value, 0), else_=1)
     rows = db.session.scalars(
         sa.select(Withdrawal).join(Participant, where)
