@@ -43,8 +43,8 @@ def _survey_page(number: int):
         consent_services.require_consent(participant)
     except ConsentRequired:
         return None, redirect(next_step_url(participant))
-    if participant.status in (ParticipantStatus.SUBMITTED, ParticipantStatus.WITHDRAWN):
-        return None, redirect(next_step_url(participant))
+    if participant.status == ParticipantStatus.SUBMITTED:  # (withdrawn: refused by require_consent)
+        return None, redirect(url_for("participant.done"))
     survey = responses.survey_for(participant)
     return (participant, survey, _section_or_404(survey, number)), None
 
@@ -225,8 +225,6 @@ def review():
     try:
         consent_services.require_consent(participant)
     except ConsentRequired:
-        return redirect(next_step_url(participant))
-    if participant.status == ParticipantStatus.WITHDRAWN:
         return redirect(next_step_url(participant))
     survey = responses.survey_for(participant)
     answers = responses.saved_answers(participant)
